@@ -1,0 +1,195 @@
+"""Reference data and people: areas, categories, agencies (OPD), routing rules, escalation
+policies and the users who work the consoles."""
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class Area(models.Model):
+    class Kind(models.TextChoices):
+        KECAMATAN = "kecamatan", _("Kecamatan")
+        KELURAHAN = "kelurahan", _("Kelurahan")
+
+    code = models.CharField(max_length=16, unique=True, help_text="Kemendagri code, e.g. 36.72.08")
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    aliases = models.CharField(
+        max_length=200, blank=True, help_text="Other spellings, comma separated, for search"
+    )
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind="kecamatan", parent__isnull=True)
+                | Q(kind="kelurahan", parent__isnull=False),
+                name="area_kelurahan_has_parent",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.code} {self.name}"
+
+    @property
+    def kecamatan(self):
+        return self if self.kind == self.Kind.KECAMATAN else self.parent
+
+
+class Category(models.Model):
+    code = models.CharField(max_length=32, unique=True)
+    name = models.CharField(max_length=100)
+    default_priority = models.PositiveSmallIntegerField(
+        default=3, help_text="1 kritis, 2 tinggi, 3 sedang, 4 rendah"
+    )
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name_plural = "categories"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(default_priority__gte=1, default_priority__lte=4),
+                name="category_priority_1_to_4",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.code} {self.name}"
+
+
+ESCALATION_ACTIONS = ("notify_agency", "notify_supervisors", "sms_agency", "call_agency", "reroute")
+
+
+def validate_escalation_steps(steps):
+    """A policy is an ordered list of `{"after_seconds": N >= 1, "action": A}` (CONTRACT §8)."""
+    if not isinstance(steps, list):
+        raise ValidationError(_("Steps must be a list."))
+    previous = 0
+    for index, step in enumerate(steps):
+        if not isinstance(step, dict) or set(step) != {"after_seconds", "action"}:
+            raise ValidationError(
+                _("Step %(n)s must have exactly after_seconds and action."), params={"n": index}
+            )
+        after = step["after_seconds"]
+        if not isinstance(after, int) or isinstance(after, bool) or after < 1:
+            raise ValidationError(
+                _("Step %(n)s: after_seconds must be a whole number ≥ 1."), params={"n": index}
+            )
+        if after <= previous:
+            raise ValidationError(
+                _("Step %(n)s: after_seconds must grow from step to step."), params={"n": index}
+            )
+        if step["action"] not in ESCALATION_ACTIONS:
+            raise ValidationError(
+                _("Step %(n)s: unknown action %(a)s."), params={"n": index, "a": step["action"]}
+            )
+        previous = after
+
+
+class EscalationPolicy(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    steps = models.JSONField(default=list, validators=[validate_escalation_steps])
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "escalation policies"
+
+    def __str__(self):
+        return self.name
+
+
+class Agency(models.Model):
+    code = models.CharField(max_length=32, unique=True)
+    name = models.CharField(max_length=200)
+    phone = models.CharField(max_length=20, blank=True, help_text="Duty phone, E.164")
+    is_active = models.BooleanField(default=True)
+    escalation_policy = models.ForeignKey(
+        EscalationPolicy, null=True, blank=True, on_delete=models.SET_NULL, related_name="agencies"
+    )
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name_plural = "agencies"
+
+    def __str__(self):
+        return self.code
+
+
+class RoutingRule(models.Model):
+    """Which agencies answer a category in a kecamatan. Null means "any"."""
+
+    category = models.ForeignKey(
+        Category, null=True, blank=True, on_delete=models.CASCADE, related_name="routing_rules"
+    )
+    area = models.ForeignKey(
+        Area,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="routing_rules",
+        limit_choices_to={"kind": Area.Kind.KECAMATAN},
+    )
+    agencies = models.ManyToManyField(Agency, related_name="routing_rules")
+    priority = models.IntegerField(default=100, help_text="Lower wins a tie")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["priority", "id"]
+
+    def __str__(self):
+        category = self.category.code if self.category_id else "*"
+        area = self.area.code if self.area_id else "*"
+        return f"{category} @ {area} (priority {self.priority})"
+
+    def clean(self):
+        if self.area_id and self.area.kind != Area.Kind.KECAMATAN:
+            raise ValidationError({"area": _("A routing rule's area must be a kecamatan.")})
+
+
+class DispatchUserManager(UserManager):
+    def create_superuser(self, username, email=None, password=None, **extra_fields):
+        extra_fields.setdefault("role", User.Role.ADMIN)
+        return super().create_superuser(username, email, password, **extra_fields)
+
+
+class User(AbstractUser):
+    class Role(models.TextChoices):
+        ADMIN = "admin", _("Admin")
+        SUPERVISOR = "supervisor", _("Supervisor")
+        OPERATOR = "operator", _("Operator")
+        AGENCY_STAFF = "agency_staff", _("Agency staff")
+
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.OPERATOR)
+    agency = models.ForeignKey(
+        Agency, null=True, blank=True, on_delete=models.PROTECT, related_name="staff"
+    )
+    phone = models.CharField(max_length=20, blank=True)
+
+    objects = DispatchUserManager()
+
+    class Meta:
+        ordering = ["username"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(role="agency_staff", agency__isnull=False)
+                | (~Q(role="agency_staff") & Q(agency__isnull=True)),
+                name="user_agency_only_for_staff",
+            )
+        ]
+
+    @property
+    def is_command_centre(self):
+        """Operators, supervisors and admins see and act on everything."""
+        return self.role in (self.Role.ADMIN, self.Role.SUPERVISOR, self.Role.OPERATOR)
+
+    def clean(self):
+        super().clean()
+        if self.role == self.Role.AGENCY_STAFF and not self.agency_id:
+            raise ValidationError({"agency": _("Agency staff must belong to an agency.")})
+        if self.role != self.Role.AGENCY_STAFF and self.agency_id:
+            raise ValidationError({"agency": _("Only agency staff belong to an agency.")})

@@ -1,0 +1,162 @@
+"""API shapes of the reference data. Agencies, categories and areas are addressed by code."""
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from agencies.models import (
+    Agency,
+    Area,
+    Category,
+    EscalationPolicy,
+    RoutingRule,
+    User,
+    validate_escalation_steps,
+)
+from agencies.phones import InvalidPhoneNumber, to_e164
+
+
+def e164_or_error(value):
+    if not value:
+        return ""
+    try:
+        return to_e164(value)
+    except InvalidPhoneNumber:
+        raise serializers.ValidationError(_("Not a valid phone number.")) from None
+
+
+class AreaSerializer(serializers.ModelSerializer):
+    parent = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = Area
+        fields = ["code", "name", "kind", "parent", "aliases"]
+
+
+class CategorySerializer(serializers.ModelSerializer):
+    default_priority = serializers.IntegerField(min_value=1, max_value=4)
+
+    class Meta:
+        model = Category
+        fields = ["code", "name", "default_priority"]
+
+
+class EscalationPolicySerializer(serializers.ModelSerializer):
+    def validate_steps(self, steps):
+        try:
+            validate_escalation_steps(steps)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from None
+        return steps
+
+    class Meta:
+        model = EscalationPolicy
+        fields = ["id", "name", "steps"]
+
+
+class AgencySerializer(serializers.ModelSerializer):
+    escalation_policy = serializers.PrimaryKeyRelatedField(
+        queryset=EscalationPolicy.objects.all(), allow_null=True, required=False
+    )
+
+    def validate_phone(self, value):
+        return e164_or_error(value)
+
+    class Meta:
+        model = Agency
+        fields = ["code", "name", "phone", "is_active", "escalation_policy"]
+
+
+class RoutingRuleSerializer(serializers.ModelSerializer):
+    category = serializers.SlugRelatedField(
+        slug_field="code", queryset=Category.objects.all(), allow_null=True, required=False
+    )
+    area = serializers.SlugRelatedField(
+        slug_field="code",
+        queryset=Area.objects.filter(kind=Area.Kind.KECAMATAN),
+        allow_null=True,
+        required=False,
+    )
+    agencies = serializers.SlugRelatedField(
+        slug_field="code", queryset=Agency.objects.all(), many=True, allow_empty=False
+    )
+
+    class Meta:
+        model = RoutingRule
+        fields = ["id", "category", "area", "agencies", "priority", "is_active"]
+
+
+class UserSerializer(serializers.ModelSerializer):
+    password = serializers.CharField(
+        write_only=True, required=False, style={"input_type": "password"}
+    )
+    agency = serializers.SlugRelatedField(
+        slug_field="code", queryset=Agency.objects.all(), allow_null=True, required=False
+    )
+
+    class Meta:
+        model = User
+        fields = [
+            "id",
+            "username",
+            "password",
+            "role",
+            "agency",
+            "phone",
+            "is_active",
+            "first_name",
+            "last_name",
+            "email",
+        ]
+
+    def validate_phone(self, value):
+        return e164_or_error(value)
+
+    def validate(self, attrs):
+        role = attrs.get("role", getattr(self.instance, "role", None))
+        agency = attrs.get("agency", getattr(self.instance, "agency", None))
+        if role == User.Role.AGENCY_STAFF and agency is None:
+            raise serializers.ValidationError(
+                {"agency": _("Agency staff must belong to an agency.")}
+            )
+        if role != User.Role.AGENCY_STAFF and agency is not None:
+            raise serializers.ValidationError(
+                {"agency": _("Only agency staff belong to an agency.")}
+            )
+        if self.instance is None and not attrs.get("password"):
+            raise serializers.ValidationError({"password": _("This field is required.")})
+        if attrs.get("password"):
+            candidate = User(username=attrs.get("username", getattr(self.instance, "username", "")))
+            try:
+                validate_password(attrs["password"], candidate)
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError({"password": list(exc.messages)}) from None
+        return attrs
+
+    @transaction.atomic
+    def create(self, validated_data):
+        password = validated_data.pop("password")
+        user = User(**validated_data)
+        user.set_password(password)
+        user.save()
+        return user
+
+    @transaction.atomic
+    def update(self, instance, validated_data):
+        password = validated_data.pop("password", None)
+        for name, value in validated_data.items():
+            setattr(instance, name, value)
+        if password:
+            instance.set_password(password)
+        instance.save()
+        return instance
+
+
+class MeSerializer(serializers.ModelSerializer):
+    agency = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = User
+        fields = ["username", "role", "agency"]

@@ -1,0 +1,150 @@
+"""From a Twilio request to records: the call, its incident, their timeline events.
+
+Everything here is idempotent on the CallSid, because Twilio retries, and tolerant of status
+callbacks that come late, twice or out of order.
+"""
+
+from email.utils import parsedate_to_datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from agencies.phones import to_e164_or_raw
+from calls.models import CALL_STATUS_RANK, FINAL_CALL_STATUSES, Call
+from calls.serializers import CallSerializer
+from dispatch import events
+from dispatch.incidents import change_status, locked_incident, open_incident
+from dispatch.models import Incident
+
+
+def call_data(call):
+    return {"call": CallSerializer(call).data}
+
+
+def record_call_event(event_type, call, actor=None):
+    return events.record(event_type, incident=call.incident, actor=actor, data=call_data(call))
+
+
+def twilio_time(params):
+    """Twilio's `Timestamp` (RFC 2822) when present and sane, else now."""
+    try:
+        return parsedate_to_datetime(params["Timestamp"])
+    except (KeyError, TypeError, ValueError, IndexError):
+        return timezone.now()
+
+
+@transaction.atomic
+def receive_call(params, channel=Call.Channel.VOICE):
+    """Record a call and open its incident. Returns `(call, created)`. A retried webhook, or a
+    status callback that came first, finds the call and only adds what is missing."""
+    from_number = to_e164_or_raw(params.get("From", ""))
+    call, created = Call.objects.select_for_update().get_or_create(
+        sid=params["CallSid"],
+        defaults={
+            "channel": channel,
+            "from_number": from_number,
+            "to_number": to_e164_or_raw(params.get("To", "")),
+            "status": params.get("CallStatus") or "ringing",
+            "started_at": timezone.now(),
+        },
+    )
+    if call.incident_id is None:
+        call.incident = open_incident(caller_phone=from_number)
+        call.save(update_fields=["incident"])
+        record_call_event("call.created", call)
+    return call, created
+
+
+@transaction.atomic
+def receive_sms(params):
+    """Record an SMS to 112 as a call on the SMS channel with its own incident; the text is
+    the incident's first description. Idempotent on the MessageSid."""
+    from_number = to_e164_or_raw(params.get("From", ""))
+    body = params.get("Body", "")[:1600]
+    call, created = Call.objects.select_for_update().get_or_create(
+        sid=params["MessageSid"],
+        defaults={
+            "channel": Call.Channel.SMS,
+            "from_number": from_number,
+            "to_number": to_e164_or_raw(params.get("To", "")),
+            "status": "received",
+            "body": body,
+            "started_at": timezone.now(),
+        },
+    )
+    if call.incident_id is None:
+        call.incident = open_incident(caller_phone=from_number, description=body)
+        call.save(update_fields=["incident"])
+        record_call_event("call.created", call)
+    return call, created
+
+
+def is_newer(call, status, sequence):
+    """Order callbacks by the status's place in a call's life, then by Twilio's SequenceNumber:
+    a late `ringing` never undoes `completed`, and a repeated callback changes nothing."""
+    rank = CALL_STATUS_RANK.get(status, -1)
+    current = CALL_STATUS_RANK.get(call.status, -1)
+    return (rank, sequence) > (current, call.status_sequence)
+
+
+def parse_sequence(params):
+    try:
+        return int(params.get("SequenceNumber", -1))
+    except ValueError:
+        return -1
+
+
+@transaction.atomic
+def apply_status_callback(params):
+    status = params.get("CallStatus", "")
+    if status not in CALL_STATUS_RANK:
+        return None
+    call, _created = receive_call(params)
+    call = Call.objects.select_for_update().get(pk=call.pk)
+    at = twilio_time(params)
+    changed = set()
+    if status == "in-progress" and call.answered_at is None:
+        call.answered_at = at
+        changed.add("answered_at")
+    if status in FINAL_CALL_STATUSES:
+        if call.ended_at is None:
+            call.ended_at = at
+            changed.add("ended_at")
+        duration = params.get("CallDuration", "")
+        if duration.isdigit():
+            call.duration_seconds = int(duration)
+            changed.add("duration_seconds")
+    sequence = parse_sequence(params)
+    if is_newer(call, status, sequence):
+        call.status, call.status_sequence = status, sequence
+        changed |= {"status", "status_sequence"}
+    if changed:
+        call.save(update_fields=sorted(changed))
+        record_call_event("call.updated", call)
+    return call
+
+
+@transaction.atomic
+def classify(call_id, classification, *, actor):
+    """The operator's verdict on a call (Cilegon SOP): only normal calls become emergencies, so
+    a ghost, prank or information call closes its incident unless an agency already holds it;
+    classifying it normal again reopens that incident."""
+    call = Call.objects.select_for_update().get(pk=call_id)
+    if call.classification == classification:
+        return call
+    call.classification = classification
+    call.save(update_fields=["classification"])
+    record_call_event("call.updated", call, actor)
+    if call.incident_id and classification is not None:
+        settle_after_classification(call.incident_id, classification, actor)
+    return call
+
+
+def settle_after_classification(incident_id, classification, actor):
+    incident = locked_incident(incident_id)
+    if incident.assignments.exists():
+        return
+    if classification != Call.Classification.NORMAL and incident.status == Incident.Status.NEW:
+        change_status(incident, Incident.Status.CLOSED, actor)
+    elif classification == Call.Classification.NORMAL and incident.status == Incident.Status.CLOSED:
+        change_status(incident, Incident.Status.NEW, actor)

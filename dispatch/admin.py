@@ -1,0 +1,41 @@
+from django.contrib import admin
+
+from dispatch.models import Assignment, Incident, IncidentEvent
+
+
+class AssignmentInline(admin.TabularInline):
+    model = Assignment
+    extra = 0
+    fields = ["agency", "status", "acknowledged_at", "acknowledged_by", "escalation_level"]
+    readonly_fields = fields
+    can_delete = False
+
+
+@admin.register(Incident)
+class IncidentAdmin(admin.ModelAdmin):
+    """Read-mostly: changes go through the consoles and the API so the timeline records them."""
+
+    list_display = ["reference", "status", "category", "priority", "area", "created_at"]
+    list_filter = ["status", "category", "unroutable"]
+    search_fields = ["reference", "caller_phone", "description"]
+    readonly_fields = [field.name for field in Incident._meta.fields]
+    inlines = [AssignmentInline]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(IncidentEvent)
+class IncidentEventAdmin(admin.ModelAdmin):
+    list_display = ["id", "type", "incident", "agency", "actor", "at"]
+    list_filter = ["type"]
+    readonly_fields = [field.name for field in IncidentEvent._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,23 @@
+from django.urls import include, path
+from rest_framework.authtoken.views import obtain_auth_token
+from rest_framework.routers import DefaultRouter
+
+from dispatch.api import views
+
+router = DefaultRouter()
+router.register("areas", views.AreaViewSet, basename="area")
+router.register("categories", views.CategoryViewSet, basename="category")
+router.register("agencies", views.AgencyViewSet, basename="agency")
+router.register("routing-rules", views.RoutingRuleViewSet, basename="routingrule")
+router.register("escalation-policies", views.EscalationPolicyViewSet, basename="escalationpolicy")
+router.register("users", views.UserViewSet, basename="user")
+router.register("calls", views.CallViewSet, basename="call")
+router.register("incidents", views.IncidentViewSet, basename="incident")
+router.register("assignments", views.AssignmentViewSet, basename="assignment")
+
+urlpatterns = [
+    path("auth/token/", obtain_auth_token, name="auth-token"),
+    path("me/", views.MeView.as_view(), name="me"),
+    path("events/", views.EventReplayView.as_view(), name="events"),
+    path("", include(router.urls)),
+]

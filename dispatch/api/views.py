@@ -1,0 +1,307 @@
+"""REST API (CONTRACT §5). Views are thin: visibility comes from `dispatch.visibility`, state
+changes from `dispatch.incidents`; these only translate HTTP."""
+
+from django.db.models import Prefetch, Q
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.generics import GenericAPIView, RetrieveAPIView
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from agencies.models import Agency, Area, Category, EscalationPolicy, RoutingRule, User
+from agencies.serializers import (
+    AgencySerializer,
+    AreaSerializer,
+    CategorySerializer,
+    EscalationPolicySerializer,
+    MeSerializer,
+    RoutingRuleSerializer,
+    UserSerializer,
+)
+from calls.intake import classify
+from calls.models import CALL_STATUS_RANK, Call
+from calls.serializers import CallSerializer
+from dispatch import events, incidents, visibility
+from dispatch.api.permissions import (
+    CommandCentreWrites,
+    IsAdmin,
+    IsCommandCentre,
+    IsStaffOfAssignedAgency,
+    ReadAllWriteAdmin,
+)
+from dispatch.api.serializers import (
+    AssignmentSerializer,
+    AssignmentStatusSerializer,
+    DispatchSerializer,
+    IncidentSerializer,
+    IncidentWriteSerializer,
+    TimelineEventSerializer,
+)
+from dispatch.models import Assignment, Incident, IncidentEvent
+
+
+def filter_choices(queryset, request, field, choices):
+    """`?status=a,b` style filters; an unknown value is a 400 that names the parameter."""
+    raw = request.query_params.get(field)
+    if not raw:
+        return queryset
+    values = raw.split(",")
+    unknown = sorted(set(values) - set(choices))
+    if unknown:
+        raise ValidationError({field: [f"Unknown value: {', '.join(unknown)}"]})
+    return queryset.filter(**{f"{field}__in": values})
+
+
+class MeView(RetrieveAPIView):
+    serializer_class = MeSerializer
+
+    def get_object(self):
+        return self.request.user
+
+
+class AreaViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = AreaSerializer
+    lookup_field = "code"
+    lookup_value_regex = r"[0-9.]+"
+
+    def get_queryset(self):
+        queryset = Area.objects.select_related("parent")
+        queryset = filter_choices(queryset, self.request, "kind", Area.Kind.values)
+        if parent := self.request.query_params.get("parent"):
+            queryset = queryset.filter(parent__code=parent)
+        if text := self.request.query_params.get("q"):
+            queryset = queryset.filter(Q(name__icontains=text) | Q(aliases__icontains=text))
+        return queryset
+
+
+class CategoryViewSet(viewsets.ModelViewSet):
+    queryset = Category.objects.all()
+    serializer_class = CategorySerializer
+    permission_classes = [ReadAllWriteAdmin]
+    lookup_field = "code"
+
+
+class AgencyViewSet(viewsets.ModelViewSet):
+    queryset = Agency.objects.all()
+    serializer_class = AgencySerializer
+    permission_classes = [ReadAllWriteAdmin]
+    lookup_field = "code"
+
+
+class RoutingRuleViewSet(viewsets.ModelViewSet):
+    queryset = RoutingRule.objects.select_related("category", "area").prefetch_related("agencies")
+    serializer_class = RoutingRuleSerializer
+    permission_classes = [IsAdmin]
+
+
+class EscalationPolicyViewSet(viewsets.ModelViewSet):
+    queryset = EscalationPolicy.objects.all()
+    serializer_class = EscalationPolicySerializer
+    permission_classes = [IsAdmin]
+
+
+class UserViewSet(viewsets.ModelViewSet):
+    queryset = User.objects.select_related("agency")
+    serializer_class = UserSerializer
+    permission_classes = [IsAdmin]
+
+    def perform_destroy(self, instance):
+        # People leave; their name stays on the timeline. Deactivate instead of deleting.
+        instance.is_active = False
+        instance.save(update_fields=["is_active"])
+
+
+class CallViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Operators classify a call (normal / ghost / prank / info) with PATCH."""
+
+    serializer_class = CallSerializer
+    permission_classes = [IsCommandCentre]
+    http_method_names = ["get", "patch", "head", "options"]
+
+    def get_queryset(self):
+        queryset = Call.objects.all()
+        return filter_choices(queryset, self.request, "status", CALL_STATUSES)
+
+    def perform_update(self, serializer):
+        classify(
+            serializer.instance.pk,
+            serializer.validated_data.get("classification"),
+            actor=self.request.user,
+        )
+        serializer.instance.refresh_from_db()
+
+
+CALL_STATUSES = sorted(CALL_STATUS_RANK)
+
+
+def incident_queryset(user):
+    return (
+        visibility.incidents_for(user)
+        .select_related("category", "area")
+        .prefetch_related(
+            "calls",
+            Prefetch(
+                "assignments",
+                queryset=visibility.assignments_for(user).select_related(
+                    "agency", "acknowledged_by", "incident"
+                ),
+            ),
+        )
+    )
+
+
+class RoutingPreviewSerializer(serializers.Serializer):
+    rule = serializers.IntegerField(allow_null=True)
+    agencies = serializers.ListField(child=serializers.CharField())
+
+
+class IncidentViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    permission_classes = [CommandCentreWrites]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):
+        queryset = incident_queryset(self.request.user)
+        queryset = filter_choices(queryset, self.request, "status", Incident.Status.values)
+        if self.request.query_params.get("open") in ("1", "true"):
+            queryset = queryset.filter(status__in=Incident.OPEN_STATUSES)
+        return queryset
+
+    def get_serializer_class(self):
+        if self.action in ("create", "partial_update", "update"):
+            return IncidentWriteSerializer
+        return IncidentSerializer
+
+    def fresh(self, incident_id):
+        return IncidentSerializer(get_object_or_404(self.get_queryset(), pk=incident_id)).data
+
+    @extend_schema(responses=IncidentSerializer)
+    def create(self, request, *args, **kwargs):
+        serializer = IncidentWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        fields = dict(serializer.validated_data)
+        if fields.pop("status", None) not in (None, Incident.Status.NEW):
+            raise ValidationError({"status": ["A new incident starts as new."]})
+        incident = incidents.create_incident(actor=request.user, **fields)
+        return Response(self.fresh(incident.pk), status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=IncidentSerializer)
+    def partial_update(self, request, *args, **kwargs):
+        incident = self.get_object()
+        serializer = IncidentWriteSerializer(incident, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        incidents.update_incident(incident.pk, actor=request.user, **serializer.validated_data)
+        return Response(self.fresh(incident.pk))
+
+    @extend_schema(request=DispatchSerializer, responses=IncidentSerializer)
+    @action(detail=True, methods=["post"], permission_classes=[IsCommandCentre])
+    def dispatch(self, request, pk=None):
+        incident = self.get_object()
+        serializer = DispatchSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        incidents.dispatch(
+            incident.pk, actor=request.user, agencies=serializer.validated_data.get("agencies")
+        )
+        return Response(self.fresh(incident.pk))
+
+    @extend_schema(
+        responses=RoutingPreviewSerializer,
+        description="Which agencies the routing rules would choose now (before Dispatch).",
+    )
+    @action(detail=True, methods=["get"], permission_classes=[IsCommandCentre])
+    def routing(self, request, pk=None):
+        return Response(incidents.preview_routing(self.get_object()))
+
+    @extend_schema(responses=TimelineEventSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def events(self, request, pk=None):
+        incident = self.get_object()
+        timeline = visibility.events_for(request.user, incident.events.select_related("actor"))
+        page = self.paginate_queryset(timeline.order_by("id"))
+        return self.get_paginated_response(TimelineEventSerializer(page, many=True).data)
+
+
+class AssignmentViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = AssignmentSerializer
+
+    def get_queryset(self):
+        queryset = visibility.assignments_for(self.request.user).select_related(
+            "agency", "acknowledged_by", "incident"
+        )
+        queryset = filter_choices(queryset, self.request, "status", Assignment.Status.values)
+        if agency := self.request.query_params.get("agency"):
+            queryset = queryset.filter(agency__code=agency)
+        if incident := self.request.query_params.get("incident"):
+            if not incident.isdigit():
+                raise ValidationError({"incident": ["Must be an incident id."]})
+            queryset = queryset.filter(incident_id=incident)
+        return queryset
+
+    def assignment_for_staff(self):
+        assignment = self.get_object()
+        permission = IsStaffOfAssignedAgency()
+        if not permission.has_object_permission(self.request, self, assignment):
+            self.permission_denied(self.request, message=permission.message)
+        return assignment
+
+    @extend_schema(request=None, responses=AssignmentSerializer)
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request, pk=None):
+        assignment = self.assignment_for_staff()
+        updated = incidents.acknowledge(assignment.pk, actor=request.user)
+        return Response(AssignmentSerializer(updated).data)
+
+    @extend_schema(request=AssignmentStatusSerializer, responses=AssignmentSerializer)
+    @action(detail=True, methods=["post"], url_path="status")
+    def progress(self, request, pk=None):
+        assignment = self.assignment_for_staff()
+        serializer = AssignmentStatusSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        updated = incidents.report_progress(
+            assignment.pk, actor=request.user, **serializer.validated_data
+        )
+        return Response(AssignmentSerializer(updated).data)
+
+
+class EventEnvelopeSerializer(serializers.Serializer):
+    type = serializers.CharField()
+    seq = serializers.IntegerField()
+    event = serializers.CharField()
+    at = serializers.DateTimeField()
+    actor = serializers.CharField(allow_null=True)
+    data = serializers.DictField()
+
+
+class EventReplayView(GenericAPIView):
+    """Dashboard replay: the events after `seq` this user may see, oldest first, in the
+    WebSocket's envelope."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = EventEnvelopeSerializer
+
+    @extend_schema(
+        parameters=[OpenApiParameter("after", int, description="Last seq the client has")],
+        responses=EventEnvelopeSerializer(many=True),
+    )
+    def get(self, request):
+        after = request.query_params.get("after", "0")
+        if not after.isdigit():
+            raise ValidationError({"after": ["Must be a whole number (a seq)."]})
+        timeline = visibility.events_for(
+            request.user, IncidentEvent.objects.filter(id__gt=int(after))
+        ).select_related("actor")
+        page = self.paginate_queryset(timeline.order_by("id"))
+        return self.get_paginated_response([events.envelope(event) for event in page])

@@ -1,0 +1,276 @@
+"""What can happen to an incident and its assignments. Every change is one transaction that
+also appends its timeline event; the event is published after commit (see `events`).
+
+Lock order, to keep concurrent requests from deadlocking: the incident row first, then its
+assignments.
+"""
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from dispatch import events, references, routing
+from dispatch.api.serializers import AssignmentSerializer, IncidentSummarySerializer
+from dispatch.models import Assignment, Incident
+
+Status = Incident.Status
+AStatus = Assignment.Status
+
+
+class Conflict(Exception):
+    """The request is valid but the state no longer allows it (answered with 409)."""
+
+
+def incident_data(incident):
+    return {"incident": IncidentSummarySerializer(incident).data}
+
+
+def assignment_data(assignment):
+    return {"assignment": AssignmentSerializer(assignment).data}
+
+
+def record_incident_event(event_type, incident, actor=None, **extra):
+    return events.record(
+        event_type, incident=incident, actor=actor, data={**incident_data(incident), **extra}
+    )
+
+
+def record_assignment_event(event_type, assignment, actor=None, **extra):
+    return events.record(
+        event_type,
+        incident=assignment.incident,
+        agency=assignment.agency,
+        actor=actor,
+        data={**assignment_data(assignment), **extra},
+    )
+
+
+def open_incident(*, actor=None, **fields):
+    """Create an incident with a fresh reference. Call inside a transaction."""
+    if fields.get("category") is not None and fields.get("priority") is None:
+        fields["priority"] = fields["category"].default_priority
+    incident = Incident.objects.create(
+        reference=references.next_reference(), created_by=actor, **fields
+    )
+    record_incident_event("incident.created", incident, actor)
+    return incident
+
+
+def create_incident(*, actor, **fields):
+    with transaction.atomic():
+        return open_incident(actor=actor, **fields)
+
+
+def locked_incident(incident_id):
+    return Incident.objects.select_for_update().get(pk=incident_id)
+
+
+@transaction.atomic
+def update_incident(incident_id, *, actor, **changes):
+    """Apply an operator's edit. A status in `changes` goes through `change_status`."""
+    incident = locked_incident(incident_id)
+    new_status = changes.pop("status", None)
+    if changes.get("category") and "priority" not in changes and incident.priority is None:
+        changes["priority"] = changes["category"].default_priority
+    changed = [name for name, value in changes.items() if getattr(incident, name) != value]
+    for name in changed:
+        setattr(incident, name, changes[name])
+    if changed:
+        incident.save()
+        record_incident_event("incident.updated", incident, actor, changed=sorted(changed))
+    if new_status is not None and new_status != incident.status:
+        change_status(incident, new_status, actor)
+    return incident
+
+
+# Which statuses an operator may set by hand, from which.
+MANUAL_TRANSITIONS = {
+    Status.RESOLVED: set(Incident.OPEN_STATUSES),
+    Status.CANCELLED: set(Incident.OPEN_STATUSES),
+    Status.CLOSED: {*Incident.OPEN_STATUSES, Status.RESOLVED},
+    Status.NEW: {Status.RESOLVED, Status.CLOSED, Status.CANCELLED},  # reopen
+}
+
+
+def change_status(incident, new_status, actor):
+    """An operator resolves, closes, cancels or reopens an incident (locked by the caller).
+    Pending assignments are withdrawn so their escalation stops; cancelling withdraws all."""
+    if incident.status not in MANUAL_TRANSITIONS.get(new_status, set()):
+        raise Conflict(
+            _("An incident cannot go from %(old)s to %(new)s.")
+            % {"old": incident.status, "new": new_status}
+        )
+    withdraw = Assignment.ACTIVE_STATUSES if new_status == Status.CANCELLED else (AStatus.PENDING,)
+    for assignment in incident.assignments.select_for_update().filter(status__in=withdraw):
+        assignment.incident = incident
+        cancel_assignment(assignment, actor)
+    incident.status = new_status
+    incident.resolved_at = timezone.now() if new_status == Status.RESOLVED else None
+    incident.save()
+    record_incident_event(f"incident.{new_status}", incident, actor)
+
+
+def cancel_assignment(assignment, actor):
+    assignment.status = AStatus.CANCELLED
+    assignment.escalate_at = None
+    assignment.save()
+    record_assignment_event("assignment.cancelled", assignment, actor)
+
+
+def escalation_snapshot(agency, created_at):
+    """The agency's policy steps, copied now, and when the first one falls due."""
+    policy = agency.escalation_policy
+    steps = list(policy.steps) if policy else []
+    first_due = created_at + timedelta(seconds=steps[0]["after_seconds"]) if steps else None
+    return steps, first_due
+
+
+def preview_routing(incident):
+    rule, agencies = routing.route(incident)
+    return {"rule": rule.id if rule else None, "agencies": [agency.code for agency in agencies]}
+
+
+@transaction.atomic
+def dispatch(incident_id, *, actor, agencies=None):
+    """Put the incident in the queue of each responsible agency: the routing rules choose them
+    unless `agencies` overrides. Returns the assignments created (empty when unroutable)."""
+    incident = locked_incident(incident_id)
+    if incident.status not in Incident.OPEN_STATUSES:
+        raise Conflict(_("Only an open incident can be dispatched."))
+    if agencies is None:
+        _rule, agencies = routing.route(incident)
+    if not agencies:
+        incident.unroutable = True
+        incident.save()
+        record_incident_event("incident.unroutable", incident, actor)
+        return []
+    holding = set(
+        incident.assignments.exclude(status__in=[AStatus.DECLINED, AStatus.CANCELLED]).values_list(
+            "agency_id", flat=True
+        )
+    )
+    new_agencies = [agency for agency in agencies if agency.id not in holding]
+    if not new_agencies:
+        raise Conflict(_("Every chosen agency already holds this incident."))
+    now = timezone.now()
+    created = []
+    for agency in new_agencies:
+        steps, first_due = escalation_snapshot(agency, now)
+        assignment = Assignment.objects.create(
+            incident=incident, agency=agency, escalation_steps=steps, escalate_at=first_due
+        )
+        created.append(assignment)
+    if incident.status == Status.NEW:
+        incident.status = Status.DISPATCHED
+    incident.dispatched_at = incident.dispatched_at or now
+    incident.unroutable = False
+    incident.save()
+    # The incident event first: an agency's console learns the incident, then its assignment.
+    record_incident_event(
+        "incident.dispatched", incident, actor, agencies=[a.agency.code for a in created]
+    )
+    for assignment in created:
+        record_assignment_event("assignment.created", assignment, actor)
+    return created
+
+
+def settle_incident_status(incident, actor):
+    """Derive an open incident's status from its assignments (both locked by the caller)."""
+    if incident.status not in Incident.OPEN_STATUSES:
+        return
+    live = [
+        a.status
+        for a in incident.assignments.all()
+        if a.status not in (AStatus.DECLINED, AStatus.CANCELLED)
+    ]
+    if not live:
+        status = Status.NEW  # every agency declined: back to the command centre
+    elif all(s == AStatus.COMPLETED for s in live):
+        status = Status.RESOLVED
+    elif any(s != AStatus.PENDING for s in live):
+        status = Status.IN_PROGRESS
+    else:
+        status = Status.DISPATCHED
+    if status != incident.status:
+        incident.status = status
+        incident.resolved_at = timezone.now() if status == Status.RESOLVED else None
+        incident.save()
+        record_incident_event(f"incident.{status}", incident, actor)
+
+
+@transaction.atomic
+def acknowledge(assignment_id, *, actor, on_behalf=False):
+    """First acknowledgement wins; every later one is a Conflict. The conditional UPDATE is the
+    arbiter: a concurrent second request waits on the row lock, then matches no row."""
+    incident_id = Assignment.objects.values_list("incident_id", flat=True).get(pk=assignment_id)
+    incident = locked_incident(incident_id)
+    now = timezone.now()
+    won = Assignment.objects.filter(pk=assignment_id, status=AStatus.PENDING).update(
+        status=AStatus.ACKNOWLEDGED,
+        acknowledged_at=now,
+        acknowledged_by=actor,
+        escalate_at=None,
+        updated_at=now,
+    )
+    if not won:
+        raise Conflict(_("This assignment was already acknowledged or closed."))
+    assignment = Assignment.objects.select_related("agency", "acknowledged_by").get(
+        pk=assignment_id
+    )
+    assignment.incident = incident
+    record_assignment_event("assignment.acknowledged", assignment, actor, on_behalf=on_behalf)
+    settle_incident_status(incident, actor)
+    return assignment
+
+
+PROGRESS_ORDER = [
+    AStatus.PENDING,
+    AStatus.ACKNOWLEDGED,
+    AStatus.EN_ROUTE,
+    AStatus.ON_SCENE,
+    AStatus.COMPLETED,
+]
+TIMESTAMP_FIELD = {
+    AStatus.EN_ROUTE: "en_route_at",
+    AStatus.ON_SCENE: "on_scene_at",
+    AStatus.COMPLETED: "completed_at",
+    AStatus.DECLINED: "declined_at",
+}
+
+
+def check_progress(current, new):
+    if current in Assignment.FINAL_STATUSES:
+        raise Conflict(_("This assignment is already %(status)s.") % {"status": current})
+    if new == AStatus.DECLINED:
+        if current not in (AStatus.PENDING, AStatus.ACKNOWLEDGED):
+            raise Conflict(_("An assignment under way cannot be declined."))
+    elif PROGRESS_ORDER.index(new) <= PROGRESS_ORDER.index(current):
+        raise Conflict(
+            _("Progress only moves forward: %(old)s → %(new)s.") % {"old": current, "new": new}
+        )
+
+
+@transaction.atomic
+def report_progress(assignment_id, *, actor, status, note=""):
+    """Agency staff report en route / on scene / completed, or decline with a reason. Reporting
+    progress on a pending assignment acknowledges it too."""
+    incident_id = Assignment.objects.values_list("incident_id", flat=True).get(pk=assignment_id)
+    incident = locked_incident(incident_id)
+    assignment = Assignment.objects.select_for_update().get(pk=assignment_id)
+    check_progress(assignment.status, status)
+    now = timezone.now()
+    if assignment.status == AStatus.PENDING and status != AStatus.DECLINED:
+        assignment.acknowledged_at = now
+        assignment.acknowledged_by = actor
+    assignment.status = status
+    setattr(assignment, TIMESTAMP_FIELD[status], now)
+    assignment.escalate_at = None
+    if note:
+        assignment.note = note
+    assignment.save()
+    assignment.incident = incident
+    record_assignment_event(f"assignment.{status}", assignment, actor, note=note)
+    settle_incident_status(incident, actor)
+    return assignment

