@@ -207,8 +207,10 @@ class IncidentViewSet(
         return Response(self.fresh(incident.pk))
 
     @extend_schema(request=DispatchSerializer, responses=IncidentSerializer)
-    @action(detail=True, methods=["post"], permission_classes=[IsCommandCentre])
-    def dispatch(self, request, pk=None):
+    @action(
+        detail=True, methods=["post"], url_path="dispatch", permission_classes=[IsCommandCentre]
+    )
+    def dispatch_to_agencies(self, request, pk=None):
         incident = self.get_object()
         serializer = DispatchSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
