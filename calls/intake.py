@@ -4,6 +4,7 @@ Everything here is idempotent on the CallSid, because Twilio retries, and tolera
 callbacks that come late, twice or out of order.
 """
 
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 
 from django.db import transaction
@@ -28,9 +29,11 @@ def record_call_event(event_type, call, actor=None):
 def twilio_time(params):
     """Twilio's `Timestamp` (RFC 2822) when present and sane, else now."""
     try:
-        return parsedate_to_datetime(params["Timestamp"])
+        at = parsedate_to_datetime(params["Timestamp"])
     except (KeyError, TypeError, ValueError, IndexError):
         return timezone.now()
+    # RFC 2822's "-0000" is UTC, but Python returns it naive and Django would read it as WIB.
+    return at if timezone.is_aware(at) else at.replace(tzinfo=UTC)
 
 
 @transaction.atomic
@@ -111,7 +114,8 @@ def apply_status_callback(params):
             call.ended_at = at
             changed.add("ended_at")
         duration = params.get("CallDuration", "")
-        if duration.isdigit():
+        # A repeated final callback carries the same duration: no change, no event.
+        if duration.isdecimal() and int(duration) != call.duration_seconds:
             call.duration_seconds = int(duration)
             changed.add("duration_seconds")
     sequence = parse_sequence(params)

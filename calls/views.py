@@ -37,7 +37,7 @@ def voice(request):
     """Record the call and queue the caller. Whatever fails inside, the caller stays connected:
     a 112 caller never hears an application error."""
     try:
-        if "CallSid" not in request.POST:
+        if not request.POST.get("CallSid"):
             raise ValueError("no CallSid")
         intake.receive_call(request.POST)
     except Exception:
@@ -48,7 +48,7 @@ def voice(request):
 
 @twilio_webhook
 def status(request):
-    if "CallSid" not in request.POST:
+    if not request.POST.get("CallSid"):
         return HttpResponse("CallSid is required", status=400)
     intake.apply_status_callback(request.POST)
     return HttpResponse(status=204)
@@ -56,7 +56,7 @@ def status(request):
 
 @twilio_webhook
 def sms(request):
-    if "MessageSid" not in request.POST:
+    if not request.POST.get("MessageSid"):
         return HttpResponse("MessageSid is required", status=400)
     call, _created = intake.receive_sms(request.POST)
     return twiml_response(twiml.sms_received(call.incident.reference))

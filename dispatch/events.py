@@ -48,6 +48,7 @@ def envelope(event):
         "event": event.type,
         "at": event.at.isoformat(),
         "actor": event.actor.username if event.actor_id else None,
+        "incident": event.incident_id,
         "data": event.data,
     }
 

@@ -78,11 +78,12 @@ def start_embedded_redis(port):
     sys.exit(f"embedded Redis did not start on port {port}; see var/redis.log")
 
 
-def ensure_redis(env):
-    """Use REDIS_URL when set; else an embedded Redis. Returns the process we started."""
+def ensure_redis(env, default_port):
+    """Use REDIS_URL when set; else an embedded Redis. Returns the process we started.
+    `make run` and `make test` use different ports so a test run never stops the demo's."""
     if env.get("REDIS_URL"):
         return None
-    port = int(env.get("EMBEDDED_REDIS_PORT", "6390"))
+    port = int(env.get("EMBEDDED_REDIS_PORT", default_port))
     env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
     return start_embedded_redis(port)
 
@@ -149,6 +150,16 @@ def stop(processes):
             os.killpg(process.pid, signal.SIGKILL)
 
 
+def wait_for_port(port, children, seconds=60):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and all(child.poll() is None for child in children):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.3)
+
+
 def print_banner(env, demo):
     port = env["PORT"]
     print(
@@ -167,14 +178,24 @@ def print_banner(env, demo):
     )
 
 
+def stop_on_sigterm():
+    """`kill` stops the whole stack like Ctrl-C does, not just this script."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def run():
+    stop_on_sigterm()
     demo = demo_settings()
     env = base_env()
     for key, value in demo.items():
         env.setdefault(key, value)
     env.setdefault("PORT", "8000")
     env.setdefault("HOST", "127.0.0.1")
-    children = [p for p in [ensure_redis(env)] if p]
+    children = [p for p in [ensure_redis(env, "6390")] if p]
     try:
         manage(env, "migrate", "--no-input")
         manage(env, "seed_cilegon", "--demo-users")
@@ -185,6 +206,7 @@ def run():
                     ["/bin/sh", "-c", f"exec {command}"], cwd=ROOT, env=env, start_new_session=True
                 )
             )
+        wait_for_port(int(env["PORT"]), children)
         print_banner(env, demo)
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
@@ -201,7 +223,7 @@ def test(pytest_args):
     # The suite sets what it needs; demo values from `make run` must not leak into it.
     env["DISPATCH_DEMO_ENV_FILE"] = ""
     env.setdefault("DJANGO_DEBUG", "1")
-    children = [p for p in [ensure_redis(env)] if p]
+    children = [p for p in [ensure_redis(env, "6391")] if p]
     try:
         suites = [
             ["-m", "not e2e", *pytest_args],

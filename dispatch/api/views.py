@@ -158,6 +158,20 @@ def incident_queryset(user):
     )
 
 
+class RoutingPreviewQuerySerializer(serializers.Serializer):
+    category = serializers.SlugRelatedField(
+        slug_field="code", queryset=Category.objects.all(), required=False, allow_null=True
+    )
+    area = serializers.SlugRelatedField(
+        slug_field="code", queryset=Area.objects.all(), required=False, allow_null=True
+    )
+
+    def to_internal_value(self, data):
+        # An empty query value means "none chosen yet".
+        cleaned = {key: (data.get(key) or None) for key in ("category", "area") if key in data}
+        return super().to_internal_value(cleaned)
+
+
 class RoutingPreviewSerializer(serializers.Serializer):
     rule = serializers.IntegerField(allow_null=True)
     agencies = serializers.ListField(child=serializers.CharField())
@@ -220,12 +234,19 @@ class IncidentViewSet(
         return Response(self.fresh(incident.pk))
 
     @extend_schema(
+        parameters=[RoutingPreviewQuerySerializer],
         responses=RoutingPreviewSerializer,
-        description="Which agencies the routing rules would choose now (before Dispatch).",
+        description="Which agencies the routing rules would choose (before Dispatch): for the "
+        "incident as saved, or for the `category` / `area` the operator is choosing now.",
     )
     @action(detail=True, methods=["get"], permission_classes=[IsCommandCentre])
     def routing(self, request, pk=None):
-        return Response(incidents.preview_routing(self.get_object()))
+        incident = self.get_object()
+        query = RoutingPreviewQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        for name, value in query.validated_data.items():
+            setattr(incident, name, value)  # an unsaved what-if; never saved
+        return Response(incidents.preview_routing(incident))
 
     @extend_schema(responses=TimelineEventSerializer(many=True))
     @action(detail=True, methods=["get"])

@@ -1,0 +1,192 @@
+// The agency console: this agency's queue. A new assignment stands out and sounds an alert
+// until someone acknowledges it; staff then report progress or decline with a reason.
+
+import { api, fetchAll } from "./api.js";
+import { LiveFeed, showConnection } from "./live.js";
+import { age, badge, byId, el, scheduler, statusLabel, timelineItem, wib } from "./ui.js";
+import { Alarm } from "./alarm.js";
+
+const ACTIVE = ["pending", "acknowledged", "en_route", "on_scene"];
+const NEXT_STEPS = {
+  pending: ["en_route", "on_scene", "completed"],
+  acknowledged: ["en_route", "on_scene", "completed"],
+  en_route: ["on_scene", "completed"],
+  on_scene: ["completed"],
+};
+
+const state = {
+  assignments: new Map(),
+  incidents: new Map(),
+  selectedId: null,
+  timelineSeqs: new Set(),
+};
+const alarm = new Alarm();
+
+function upsert(map, object) {
+  const current = map.get(object.id);
+  if (current && current.updated_at && object.updated_at && current.updated_at > object.updated_at) return;
+  map.set(object.id, { ...current, ...object });
+}
+
+function storeIncident(incident) {
+  const { assignments, ...summary } = incident;
+  upsert(state.incidents, summary);
+  (assignments || []).forEach((assignment) => upsert(state.assignments, assignment));
+}
+
+async function ensureIncident(id) {
+  if (!state.incidents.has(id)) storeIncident(await api(`/api/v1/incidents/${id}/`));
+}
+
+function queue() {
+  const rank = (a) => (a.status === "pending" ? 0 : 1);
+  return [...state.assignments.values()]
+    .filter((a) => ACTIVE.includes(a.status))
+    .sort((a, b) => rank(a) - rank(b) || a.created_at.localeCompare(b.created_at));
+}
+
+function renderQueue() {
+  byId("queue").replaceChildren(
+    ...queue().map((a) => {
+      const incident = state.incidents.get(a.incident) || {};
+      return el(
+        "li",
+        {
+          className: `item assignment s-${a.status}${a.status === "pending" ? " alerting" : ""}${a.id === state.selectedId ? " selected" : ""}`,
+          dataset: { assignmentId: a.id, reference: a.incident_reference, status: a.status },
+          tabindex: 0,
+        },
+        el("strong", {}, a.incident_reference),
+        incident.priority ? el("span", { className: `prio p${incident.priority}` }, `P${incident.priority}`) : null,
+        " ",
+        badge(a.status),
+        el("div", { className: "meta" }, incident.category || "", " · ", age(a.created_at)),
+        incident.description ? el("div", { className: "pre clip" }, incident.description) : null,
+      );
+    }),
+  );
+  const pending = queue().some((a) => a.status === "pending");
+  alarm.set(pending);
+  document.body.dataset.alerting = pending ? "true" : "false";
+  byId("sound-hint").hidden = !(pending && alarm.blocked());
+}
+
+function renderPanel() {
+  const assignment = state.assignments.get(state.selectedId);
+  byId("assignment-panel").hidden = !assignment;
+  if (!assignment) return;
+  const incident = state.incidents.get(assignment.incident) || {};
+  byId("a-reference").textContent = assignment.incident_reference;
+  byId("a-status").replaceWith(Object.assign(badge(assignment.status), { id: "a-status" }));
+  byId("a-category").textContent = incident.category || "—";
+  byId("a-priority").textContent = incident.priority ? `P${incident.priority}` : "—";
+  byId("a-location").textContent = incident.area || "—";
+  byId("a-address").textContent = incident.address || "—";
+  byId("a-description").textContent = incident.description || "—";
+  byId("a-caller").textContent = [incident.caller_name, incident.caller_phone].filter(Boolean).join(" · ") || "—";
+  byId("a-created").textContent = wib(assignment.created_at);
+  byId("acknowledge").disabled = assignment.status !== "pending";
+  const next = NEXT_STEPS[assignment.status] || [];
+  document.querySelectorAll("[data-progress]").forEach((button) => {
+    button.disabled = !next.includes(button.dataset.progress);
+  });
+  byId("decline").disabled = !["pending", "acknowledged"].includes(assignment.status);
+}
+
+const rerender = scheduler(() => {
+  renderQueue();
+  renderPanel();
+});
+
+function appendTimeline(event) {
+  if (state.timelineSeqs.has(event.seq)) return;
+  state.timelineSeqs.add(event.seq);
+  byId("timeline").append(timelineItem(event));
+}
+
+async function select(assignmentId) {
+  state.selectedId = assignmentId;
+  state.timelineSeqs = new Set();
+  byId("timeline").replaceChildren();
+  byId("a-errors").textContent = "";
+  const assignment = state.assignments.get(assignmentId);
+  rerender();
+  await ensureIncident(assignment.incident);
+  const events = await fetchAll(`/api/v1/incidents/${assignment.incident}/events/?page_size=500`);
+  if (state.selectedId === assignmentId) events.forEach(appendTimeline);
+  rerender();
+}
+
+async function act(path, body) {
+  byId("a-errors").textContent = "";
+  try {
+    upsert(state.assignments, await api(path, { method: "POST", body }));
+    rerender();
+  } catch (error) {
+    byId("a-errors").textContent = error.message;
+  }
+}
+
+function acknowledge() {
+  if (!state.selectedId) return;
+  alarm.unlock();
+  act(`/api/v1/assignments/${state.selectedId}/acknowledge/`);
+}
+
+function report(status) {
+  const note = byId("a-note").value;
+  act(`/api/v1/assignments/${state.selectedId}/status/`, { status, note }).then(() => {
+    if (!byId("a-errors").textContent) byId("a-note").value = "";
+  });
+}
+
+function bindControls() {
+  document.addEventListener("click", (event) => {
+    alarm.unlock();
+    const item = event.target.closest("[data-assignment-id]");
+    if (item) select(Number(item.dataset.assignmentId));
+  });
+  document.addEventListener("keydown", (event) => {
+    const item = event.target.closest?.("[data-assignment-id]");
+    if (event.key === "Enter" && item) select(Number(item.dataset.assignmentId));
+    else if ((event.key === "a" || event.key === "A") && !["INPUT", "TEXTAREA", "SELECT"].includes(event.target.tagName)) acknowledge();
+  });
+  byId("acknowledge").addEventListener("click", acknowledge);
+  document.querySelectorAll("[data-progress]").forEach((button) =>
+    button.addEventListener("click", () => report(button.dataset.progress)),
+  );
+  byId("decline").addEventListener("click", () => report("declined"));
+  byId("enable-sound").addEventListener("click", () => {
+    alarm.unlock();
+    rerender();
+  });
+}
+
+async function loadState() {
+  const assignments = await fetchAll(`/api/v1/assignments/?status=${ACTIVE.join(",")}&page_size=200`);
+  assignments.forEach((a) => upsert(state.assignments, a));
+  const incidents = await fetchAll("/api/v1/incidents/?open=1&page_size=200");
+  incidents.forEach(storeIncident);
+  rerender();
+}
+
+function onEvent(envelope) {
+  const data = envelope.data || {};
+  if (data.incident) storeIncident(data.incident);
+  if (data.assignment) {
+    upsert(state.assignments, data.assignment);
+    ensureIncident(data.assignment.incident).then(rerender);
+  }
+  const selected = state.assignments.get(state.selectedId);
+  if (selected && envelope.incident === selected.incident) appendTimeline(envelope);
+  rerender();
+}
+
+function main() {
+  bindControls();
+  const feed = new LiveFeed({ onEvent, onReady: loadState, onConnection: showConnection });
+  feed.start();
+  setInterval(rerender, 15000);
+}
+
+main();

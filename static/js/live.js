@@ -1,0 +1,96 @@
+// The live feed: one WebSocket to /ws/dashboard/ with replay, so a screen is never wrong.
+//
+// Events carry a growing `seq`. The feed remembers the last seq it applied; a jump in seq, a
+// heartbeat announcing a newer seq, or a reconnect makes it replay the missed events from
+// GET /api/v1/events/?after=<seq>. Agency staff see only some events, so for them a jump is
+// often no loss at all: the replay then simply returns nothing new. Events are applied at most
+// once (by seq) and always in seq order within a replay.
+
+import { fetchAll } from "./api.js";
+
+const MAX_BACKOFF_MS = 30000;
+
+export class LiveFeed {
+  constructor({ onEvent, onReady, onConnection }) {
+    this.onEvent = onEvent;
+    this.onReady = onReady;
+    this.onConnection = onConnection;
+    this.lastSeq = null;
+    this.seen = new Set();
+    this.attempt = 0;
+    this.replaying = null;
+    this.replayAgain = false;
+  }
+
+  start() {
+    const scheme = window.location.protocol === "https:" ? "wss" : "ws";
+    const socket = new WebSocket(`${scheme}://${window.location.host}/ws/dashboard/`);
+    this.socket = socket;
+    socket.addEventListener("message", (message) => this.receive(JSON.parse(message.data)));
+    socket.addEventListener("close", (event) => this.closed(event));
+  }
+
+  async receive(message) {
+    if (message.type === "hello") {
+      this.attempt = 0;
+      this.onConnection(true);
+      if (this.lastSeq === null) {
+        this.lastSeq = message.seq;
+        await this.onReady(message.user);
+      }
+      this.replay();
+    } else if (message.type === "heartbeat") {
+      if (message.seq > this.lastSeq) this.replay();
+    } else if (this.lastSeq !== null) {
+      if (message.seq > this.lastSeq + 1) this.replay();
+      this.apply(message);
+    }
+  }
+
+  apply(envelope) {
+    if (this.seen.has(envelope.seq)) return;
+    this.seen.add(envelope.seq);
+    if (envelope.seq > this.lastSeq) this.lastSeq = envelope.seq;
+    this.onEvent(envelope);
+  }
+
+  // One replay at a time; a request for another while one runs is folded into one more run.
+  async replay() {
+    if (this.replaying) {
+      this.replayAgain = true;
+      return;
+    }
+    this.replaying = (async () => {
+      do {
+        this.replayAgain = false;
+        try {
+          const missed = await fetchAll(`/api/v1/events/?after=${this.lastSeq}&page_size=500`);
+          missed.forEach((envelope) => this.apply(envelope));
+        } catch (error) {
+          console.warn("replay failed", error);
+        }
+      } while (this.replayAgain);
+    })();
+    await this.replaying;
+    this.replaying = null;
+  }
+
+  closed(event) {
+    this.onConnection(false);
+    if (event.code === 4401) {
+      window.location.assign("/accounts/login/");
+      return;
+    }
+    const delay = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** this.attempt) * (0.5 + Math.random() / 2);
+    this.attempt += 1;
+    setTimeout(() => this.start(), delay);
+  }
+}
+
+// The "connection lost" banner every console shows while the socket is down.
+export function showConnection(online) {
+  const banner = document.getElementById("connection");
+  banner.hidden = online;
+  banner.textContent = online ? "" : gettext("Connection lost — reconnecting…");
+  document.body.dataset.online = online ? "true" : "false";
+}
