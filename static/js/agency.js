@@ -17,6 +17,8 @@ const NEXT_STEPS = {
 const state = {
   assignments: new Map(),
   incidents: new Map(),
+  areas: new Map(),
+  categories: new Map(),
   selectedId: null,
   timelineSeqs: new Set(),
 };
@@ -32,6 +34,17 @@ function storeIncident(incident) {
   const { assignments, ...summary } = incident;
   upsert(state.incidents, summary);
   (assignments || []).forEach((assignment) => upsert(state.assignments, assignment));
+}
+
+function areaLabel(code) {
+  const area = state.areas.get(code);
+  if (!area) return code || "—";
+  const parent = state.areas.get(area.parent);
+  return parent ? `${area.name}, ${parent.name}` : area.name;
+}
+
+function categoryLabel(code) {
+  return state.categories.get(code)?.name || code || "—";
 }
 
 async function ensureIncident(id) {
@@ -60,7 +73,7 @@ function renderQueue() {
         incident.priority ? el("span", { className: `prio p${incident.priority}` }, `P${incident.priority}`) : null,
         " ",
         badge(a.status),
-        el("div", { className: "meta" }, incident.category || "", " · ", age(a.created_at)),
+        el("div", { className: "meta" }, categoryLabel(incident.category), " · ", areaLabel(incident.area), " · ", age(a.created_at)),
         incident.description ? el("div", { className: "pre clip" }, incident.description) : null,
       );
     }),
@@ -74,13 +87,14 @@ function renderQueue() {
 function renderPanel() {
   const assignment = state.assignments.get(state.selectedId);
   byId("assignment-panel").hidden = !assignment;
+  byId("no-selection").hidden = Boolean(assignment);
   if (!assignment) return;
   const incident = state.incidents.get(assignment.incident) || {};
   byId("a-reference").textContent = assignment.incident_reference;
   byId("a-status").replaceWith(Object.assign(badge(assignment.status), { id: "a-status" }));
-  byId("a-category").textContent = incident.category || "—";
+  byId("a-category").textContent = categoryLabel(incident.category);
   byId("a-priority").textContent = incident.priority ? `P${incident.priority}` : "—";
-  byId("a-location").textContent = incident.area || "—";
+  byId("a-location").textContent = areaLabel(incident.area);
   byId("a-address").textContent = incident.address || "—";
   byId("a-description").textContent = incident.description || "—";
   byId("a-caller").textContent = [incident.caller_name, incident.caller_phone].filter(Boolean).join(" · ") || "—";
@@ -162,6 +176,15 @@ function bindControls() {
   });
 }
 
+async function loadReferenceData() {
+  const [areas, categories] = await Promise.all([
+    fetchAll("/api/v1/areas/?page_size=500"),
+    fetchAll("/api/v1/categories/?page_size=500"),
+  ]);
+  areas.forEach((area) => state.areas.set(area.code, area));
+  categories.forEach((category) => state.categories.set(category.code, category));
+}
+
 async function loadState() {
   const assignments = await fetchAll(`/api/v1/assignments/?status=${ACTIVE.join(",")}&page_size=200`);
   assignments.forEach((a) => upsert(state.assignments, a));
@@ -182,8 +205,9 @@ function onEvent(envelope) {
   rerender();
 }
 
-function main() {
+async function main() {
   bindControls();
+  await loadReferenceData();
   const feed = new LiveFeed({ onEvent, onReady: loadState, onConnection: showConnection });
   feed.start();
   setInterval(rerender, 15000);

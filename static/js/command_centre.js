@@ -44,6 +44,10 @@ function areaName(code) {
   return area ? area.name : "";
 }
 
+function categoryName(code) {
+  return state.categories.find((c) => c.code === code)?.name || gettext("unclassified");
+}
+
 function renderCalls() {
   const calls = [...state.calls.values()].sort((a, b) => b.started_at.localeCompare(a.started_at));
   byId("call-list").replaceChildren(
@@ -79,7 +83,7 @@ function incidentCard(incident) {
     el("strong", {}, incident.reference),
     incident.priority ? el("span", { className: `prio p${incident.priority}` }, `P${incident.priority}`) : null,
     incident.unroutable ? el("span", { className: "tag warn" }, gettext("unroutable")) : null,
-    el("div", { className: "meta" }, incident.category || gettext("unclassified"), " · ", areaName(incident.area) || "—", " · ", age(incident.created_at)),
+    el("div", { className: "meta" }, categoryName(incident.category), " · ", areaName(incident.area) || "—", " · ", age(incident.created_at)),
     el("div", { className: "agencies" }, assignments.map((a) => el("span", { className: `chip s-${a.status}` }, `${a.agency} ${statusLabel(a.status)}`))),
   );
 }
@@ -137,6 +141,7 @@ function renderPanel() {
   const incident = state.incidents.get(state.selectedId);
   const panel = byId("incident-panel");
   panel.hidden = !incident;
+  byId("no-selection").hidden = Boolean(incident);
   if (!incident) return;
   byId("detail-reference").textContent = incident.reference;
   byId("detail-status").replaceWith(Object.assign(badge(incident.status), { id: "detail-status" }));

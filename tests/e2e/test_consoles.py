@@ -1,0 +1,105 @@
+"""A 112 call carried from ringing to acknowledged across two live consoles, and hostile input
+that must stay inert."""
+
+import httpx
+from playwright.sync_api import expect
+
+from agencies.models import User
+from dispatch.models import Assignment, Incident
+from tests.conftest import sign
+from tests.e2e.conftest import SCREENSHOTS
+
+XSS_NAME = '<img src=x onerror="window.__pwned=1">'
+XSS_TEXT = "<script>window.__pwned=1</script> Api di dapur"
+
+
+def twilio_post(base_url, path, params):
+    url = base_url + path
+    response = httpx.post(url, data=params, headers={"X-Twilio-Signature": sign(url, params)})
+    response.raise_for_status()
+    return response
+
+
+def place_call(base_url, sid, caller="081234567890"):
+    return twilio_post(base_url, "/calls/twilio/voice/", {"CallSid": sid, "From": caller, "To": "112"})
+
+
+def test_call_is_dispatched_and_acknowledged_live(console, live):
+    operator = console("operator1", User.Role.OPERATOR)
+    dpkp = console("dpkp", User.Role.AGENCY_STAFF, "DPKP")
+
+    place_call(live, "CAe2e0001")
+    incident = Incident.objects.get()
+    card = operator.locator(f'#col-new [data-reference="{incident.reference}"]')
+    expect(card).to_be_visible()
+    expect(operator.locator("#call-list")).to_contain_text("+6281234567890")
+
+    card.click()
+    operator.check("input[name=classification][value=normal]")
+    operator.select_option("#f-category", "FIRE")
+    operator.select_option("#f-kecamatan", "36.72.08")
+    operator.select_option("#f-kelurahan", "36.72.08.1007")
+    operator.fill("#f-address", "Jl. Raya Anyer No. 10")
+    operator.fill("#f-description", "Rumah terbakar, dua orang di dalam")
+    operator.fill("#f-caller-name", "Budi")
+    expect(operator.locator("#routing-preview")).to_have_text("DPKP")
+    operator.click("#dispatch")
+
+    expect(operator.locator(f'#col-dispatched [data-reference="{incident.reference}"]')).to_be_visible()
+    queued = dpkp.locator(f'#queue [data-reference="{incident.reference}"]')
+    expect(queued).to_have_attribute("data-status", "pending")
+    expect(dpkp.locator("body")).to_have_attribute("data-alerting", "true")
+    dpkp.wait_for_function("Number(document.body.dataset.beeps || 0) > 0")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    dpkp.screenshot(path=SCREENSHOTS / "agency-console.png")
+
+    queued.click()
+    expect(dpkp.locator("#a-description")).to_have_text("Rumah terbakar, dua orang di dalam")
+    dpkp.click("#acknowledge")
+    expect(queued).to_have_attribute("data-status", "acknowledged")
+    expect(dpkp.locator("body")).to_have_attribute("data-alerting", "false")
+
+    acknowledged = operator.locator('#assignment-list [data-agency="DPKP"]')
+    expect(acknowledged).to_have_attribute("data-status", "acknowledged")
+    expect(operator.locator(f'#col-in_progress [data-reference="{incident.reference}"]')).to_be_visible()
+    operator.screenshot(path=SCREENSHOTS / "command-centre.png")
+
+    for step in ("en_route", "on_scene", "completed"):
+        dpkp.click(f'[data-progress="{step}"]')
+        expect(acknowledged).to_have_attribute("data-status", step)
+    expect(operator.locator(f'#col-resolved [data-reference="{incident.reference}"]')).to_be_visible()
+    assert Assignment.objects.get().acknowledged_by.username == "dpkp"
+    assert operator.errors == [] and dpkp.errors == []
+
+
+def test_hostile_input_is_shown_as_text_and_never_runs(console, live):
+    operator = console("operator1", User.Role.OPERATOR)
+    dpkp = console("dpkp", User.Role.AGENCY_STAFF, "DPKP")
+    dialogs = []
+    for page in (operator, dpkp):
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    twilio_post(
+        live,
+        "/calls/twilio/sms/",
+        {"MessageSid": "SMe2exss", "From": "081234567890", "To": "112", "Body": XSS_TEXT},
+    )
+    incident = Incident.objects.get()
+    operator.locator(f'[data-reference="{incident.reference}"]').first.click()
+    expect(operator.locator("#call-list")).to_contain_text(XSS_TEXT)
+    operator.fill("#f-caller-name", XSS_NAME)
+    operator.fill("#f-description", XSS_TEXT)
+    operator.select_option("#f-category", "FIRE")
+    operator.click("#dispatch")
+
+    queued = dpkp.locator(f'#queue [data-reference="{incident.reference}"]')
+    queued.click()
+    expect(dpkp.locator("#a-description")).to_have_text(XSS_TEXT)
+    expect(dpkp.locator("#a-caller")).to_contain_text(XSS_NAME)
+    expect(operator.locator("#timeline")).to_contain_text("assignment.created")
+
+    for page in (operator, dpkp):
+        assert page.evaluate("window.__pwned") is None
+        assert page.locator("#call-list img, #queue img, #assignment-panel img").count() == 0
+        assert page.errors == []
+    assert dialogs == []
