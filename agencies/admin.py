@@ -18,7 +18,7 @@ class CategoryAdmin(admin.ModelAdmin):
 
 @admin.register(Agency)
 class AgencyAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "phone", "is_active", "escalation_policy"]
+    list_display = ["code", "name", "phone", "is_active", "escalation_policy", "backup_agency"]
     list_filter = ["is_active"]
 
 

@@ -111,6 +111,14 @@ class Agency(models.Model):
     escalation_policy = models.ForeignKey(
         EscalationPolicy, null=True, blank=True, on_delete=models.SET_NULL, related_name="agencies"
     )
+    backup_agency = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Receives the incident when an escalation reroutes it; none: the command centre",
+    )
 
     class Meta:
         ordering = ["code"]

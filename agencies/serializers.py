@@ -27,6 +27,16 @@ def e164_or_error(value):
         raise serializers.ValidationError(_("Not a valid phone number.")) from None
 
 
+class CodeRelatedField(serializers.SlugRelatedField):
+    """A related object given by its code. A value with a NUL character is refused before the
+    lookup: PostgreSQL cannot even compare one (a DataError, which would be a 500)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data)
+        return super().to_internal_value(data)
+
+
 class AreaSerializer(serializers.ModelSerializer):
     parent = serializers.SlugRelatedField(slug_field="code", read_only=True)
 
@@ -60,26 +70,34 @@ class AgencySerializer(serializers.ModelSerializer):
     escalation_policy = serializers.PrimaryKeyRelatedField(
         queryset=EscalationPolicy.objects.all(), allow_null=True, required=False
     )
+    backup_agency = serializers.SlugRelatedField(
+        slug_field="code", queryset=Agency.objects.all(), allow_null=True, required=False
+    )
+
+    def validate_backup_agency(self, backup):
+        if backup is not None and self.instance is not None and backup.pk == self.instance.pk:
+            raise serializers.ValidationError(_("An agency cannot be its own backup."))
+        return backup
 
     def validate_phone(self, value):
         return e164_or_error(value)
 
     class Meta:
         model = Agency
-        fields = ["code", "name", "phone", "is_active", "escalation_policy"]
+        fields = ["code", "name", "phone", "is_active", "escalation_policy", "backup_agency"]
 
 
 class RoutingRuleSerializer(serializers.ModelSerializer):
-    category = serializers.SlugRelatedField(
+    category = CodeRelatedField(
         slug_field="code", queryset=Category.objects.all(), allow_null=True, required=False
     )
-    area = serializers.SlugRelatedField(
+    area = CodeRelatedField(
         slug_field="code",
         queryset=Area.objects.filter(kind=Area.Kind.KECAMATAN),
         allow_null=True,
         required=False,
     )
-    agencies = serializers.SlugRelatedField(
+    agencies = CodeRelatedField(
         slug_field="code", queryset=Agency.objects.all(), many=True, allow_empty=False
     )
 
@@ -92,7 +110,7 @@ class UserSerializer(serializers.ModelSerializer):
     password = serializers.CharField(
         write_only=True, required=False, style={"input_type": "password"}
     )
-    agency = serializers.SlugRelatedField(
+    agency = CodeRelatedField(
         slug_field="code", queryset=Agency.objects.all(), allow_null=True, required=False
     )
 

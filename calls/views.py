@@ -7,7 +7,7 @@ from django.http import HttpResponse, HttpResponseForbidden
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from calls import intake, twiml
+from calls import duty, intake, twiml
 from calls.signatures import is_signed_by_twilio
 
 logger = logging.getLogger(__name__)
@@ -19,11 +19,11 @@ def twilio_webhook(view):
     @csrf_exempt
     @require_POST
     @wraps(view)
-    def checked(request):
+    def checked(request, *args, **kwargs):
         if not is_signed_by_twilio(request):
             logger.warning("refused unsigned Twilio request to %s", request.path)
             return HttpResponseForbidden("invalid signature")
-        return view(request)
+        return view(request, *args, **kwargs)
 
     return checked
 
@@ -60,3 +60,15 @@ def sms(request):
         return HttpResponse("MessageSid is required", status=400)
     call, _created = intake.receive_sms(request.POST)
     return twiml_response(twiml.sms_received(call.incident.reference))
+
+
+@twilio_webhook
+def duty_call(request, notification_id):
+    """What the agency's duty officer hears when an escalation phones them."""
+    return twiml_response(duty.briefing(notification_id))
+
+
+@twilio_webhook
+def duty_answer(request, notification_id):
+    """The duty officer pressed a key: 1 acknowledges the assignment on the agency's behalf."""
+    return twiml_response(duty.answer(notification_id, request.POST.get("Digits", "")))

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from dispatch.models import Assignment, Incident, IncidentEvent
+from dispatch.models import Assignment, Incident, IncidentEvent, Notification
 
 
 class AssignmentInline(admin.TabularInline):
@@ -38,4 +38,14 @@ class IncidentEventAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["id", "assignment", "step", "channel", "recipient", "status", "attempts"]
+    list_filter = ["channel", "status"]
+    readonly_fields = [field.name for field in Notification._meta.fields]
+
+    def has_add_permission(self, request):
         return False

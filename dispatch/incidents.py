@@ -201,9 +201,11 @@ def settle_incident_status(incident, actor):
 
 
 @transaction.atomic
-def acknowledge(assignment_id, *, actor, on_behalf=False):
+def acknowledge(assignment_id, *, actor, on_behalf=None):
     """First acknowledgement wins; every later one is a Conflict. The conditional UPDATE is the
-    arbiter: a concurrent second request waits on the row lock, then matches no row."""
+    arbiter: a concurrent second request waits on the row lock, then matches no row.
+    `on_behalf` records how an acknowledgement without a signed-in actor was made (e.g. the
+    duty officer pressing 1 on an escalation call)."""
     incident_id = Assignment.objects.values_list("incident_id", flat=True).get(pk=assignment_id)
     incident = locked_incident(incident_id)
     now = timezone.now()
@@ -220,7 +222,8 @@ def acknowledge(assignment_id, *, actor, on_behalf=False):
         pk=assignment_id
     )
     assignment.incident = incident
-    record_assignment_event("assignment.acknowledged", assignment, actor, on_behalf=on_behalf)
+    extra = {"on_behalf": on_behalf} if on_behalf else {}
+    record_assignment_event("assignment.acknowledged", assignment, actor, **extra)
     settle_incident_status(incident, actor)
     return assignment
 

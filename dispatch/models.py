@@ -147,3 +147,50 @@ class IncidentEvent(models.Model):
     @property
     def seq(self):
         return self.id
+
+
+class Notification(models.Model):
+    """One message an escalation step sends to one recipient over one channel. Unique per
+    (assignment, step, channel, recipient): a step that is retried never notifies twice."""
+
+    class Channel(models.TextChoices):
+        CONSOLE = "console", _("Console alert")
+        SMS = "sms", _("SMS")
+        VOICE = "voice", _("Voice call")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    assignment = models.ForeignKey(
+        Assignment, on_delete=models.CASCADE, related_name="notifications"
+    )
+    step = models.PositiveSmallIntegerField(help_text="Index of the policy step that sent it")
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    recipient = models.CharField(max_length=64, help_text="Phone number, or the console group")
+    body = models.TextField(blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, help_text="When to retry")
+    provider_id = models.CharField(max_length=64, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["assignment", "step", "channel", "recipient"],
+                name="notification_once_per_step_recipient",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="notification_due"),
+        ]
+
+    def __str__(self):
+        return f"{self.channel}→{self.recipient} {self.status}"

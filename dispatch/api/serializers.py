@@ -8,7 +8,8 @@ from rest_framework import serializers
 
 from agencies.models import Agency, Area, Category
 from agencies.phones import InvalidPhoneNumber, to_e164
-from dispatch.models import Assignment, Incident, IncidentEvent
+from agencies.serializers import CodeRelatedField
+from dispatch.models import Assignment, Incident, IncidentEvent, Notification
 
 
 class E164PhoneField(serializers.CharField):
@@ -45,6 +46,7 @@ class AssignmentSerializer(serializers.ModelSerializer):
             "declined_at",
             "note",
             "escalation_level",
+            "escalation_steps",
             "escalate_at",
         ]
         read_only_fields = fields
@@ -97,10 +99,10 @@ class IncidentSerializer(IncidentSummarySerializer):
 
 
 class IncidentWriteSerializer(serializers.ModelSerializer):
-    category = serializers.SlugRelatedField(
+    category = CodeRelatedField(
         slug_field="code", queryset=Category.objects.all(), required=False, allow_null=True
     )
-    area = serializers.SlugRelatedField(
+    area = CodeRelatedField(
         slug_field="code", queryset=Area.objects.all(), required=False, allow_null=True
     )
     priority = serializers.IntegerField(min_value=1, max_value=4, required=False, allow_null=True)
@@ -143,7 +145,7 @@ class IncidentWriteSerializer(serializers.ModelSerializer):
 
 
 class DispatchSerializer(serializers.Serializer):
-    agencies = serializers.SlugRelatedField(
+    agencies = CodeRelatedField(
         slug_field="code",
         queryset=Agency.objects.filter(is_active=True),
         many=True,
@@ -177,4 +179,27 @@ class TimelineEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = IncidentEvent
         fields = ["seq", "type", "at", "actor", "data"]
+        read_only_fields = fields
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    agency = serializers.CharField(source="assignment.agency.code", read_only=True)
+
+    class Meta:
+        model = Notification
+        fields = [
+            "id",
+            "assignment",
+            "agency",
+            "step",
+            "channel",
+            "recipient",
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "provider_id",
+            "error",
+            "created_at",
+            "sent_at",
+        ]
         read_only_fields = fields

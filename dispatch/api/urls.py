@@ -14,6 +14,7 @@ router.register("users", views.UserViewSet, basename="user")
 router.register("calls", views.CallViewSet, basename="call")
 router.register("incidents", views.IncidentViewSet, basename="incident")
 router.register("assignments", views.AssignmentViewSet, basename="assignment")
+router.register("notifications", views.NotificationViewSet, basename="notification")
 
 urlpatterns = [
     path("auth/token/", obtain_auth_token, name="auth-token"),

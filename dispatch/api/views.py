@@ -16,6 +16,7 @@ from agencies.serializers import (
     AgencySerializer,
     AreaSerializer,
     CategorySerializer,
+    CodeRelatedField,
     EscalationPolicySerializer,
     MeSerializer,
     RoutingRuleSerializer,
@@ -38,9 +39,10 @@ from dispatch.api.serializers import (
     DispatchSerializer,
     IncidentSerializer,
     IncidentWriteSerializer,
+    NotificationSerializer,
     TimelineEventSerializer,
 )
-from dispatch.models import Assignment, Incident, IncidentEvent
+from dispatch.models import Assignment, Incident, IncidentEvent, Notification
 
 
 def filter_choices(queryset, request, field, choices):
@@ -53,6 +55,19 @@ def filter_choices(queryset, request, field, choices):
     if unknown:
         raise ValidationError({field: [f"Unknown value: {', '.join(unknown)}"]})
     return queryset.filter(**{f"{field}__in": values})
+
+
+def text_param(request, name):
+    """A free-text query parameter. PostgreSQL refuses a NUL character in text, so one is a 400
+    here instead of a 500 from the database."""
+    value = request.query_params.get(name)
+    if value and "\x00" in value:
+        raise ValidationError({name: ["Must not contain a NUL character."]})
+    return value
+
+
+# Codes in URLs (`/agencies/DPKP/`): anything but a slash, a dot or a NUL character.
+CODE_LOOKUP_REGEX = r"[^/.\x00]+"
 
 
 class MeView(RetrieveAPIView):
@@ -70,9 +85,9 @@ class AreaViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         queryset = Area.objects.select_related("parent")
         queryset = filter_choices(queryset, self.request, "kind", Area.Kind.values)
-        if parent := self.request.query_params.get("parent"):
+        if parent := text_param(self.request, "parent"):
             queryset = queryset.filter(parent__code=parent)
-        if text := self.request.query_params.get("q"):
+        if text := text_param(self.request, "q"):
             queryset = queryset.filter(Q(name__icontains=text) | Q(aliases__icontains=text))
         return queryset
 
@@ -82,6 +97,7 @@ class CategoryViewSet(viewsets.ModelViewSet):
     serializer_class = CategorySerializer
     permission_classes = [ReadAllWriteAdmin]
     lookup_field = "code"
+    lookup_value_regex = CODE_LOOKUP_REGEX
 
 
 class AgencyViewSet(viewsets.ModelViewSet):
@@ -89,6 +105,7 @@ class AgencyViewSet(viewsets.ModelViewSet):
     serializer_class = AgencySerializer
     permission_classes = [ReadAllWriteAdmin]
     lookup_field = "code"
+    lookup_value_regex = CODE_LOOKUP_REGEX
 
 
 class RoutingRuleViewSet(viewsets.ModelViewSet):
@@ -159,10 +176,10 @@ def incident_queryset(user):
 
 
 class RoutingPreviewQuerySerializer(serializers.Serializer):
-    category = serializers.SlugRelatedField(
+    category = CodeRelatedField(
         slug_field="code", queryset=Category.objects.all(), required=False, allow_null=True
     )
-    area = serializers.SlugRelatedField(
+    area = CodeRelatedField(
         slug_field="code", queryset=Area.objects.all(), required=False, allow_null=True
     )
 
@@ -265,12 +282,14 @@ class AssignmentViewSet(viewsets.ReadOnlyModelViewSet):
             "agency", "acknowledged_by", "incident"
         )
         queryset = filter_choices(queryset, self.request, "status", Assignment.Status.values)
-        if agency := self.request.query_params.get("agency"):
+        if agency := text_param(self.request, "agency"):
             queryset = queryset.filter(agency__code=agency)
         if incident := self.request.query_params.get("incident"):
-            if not incident.isdigit():
+            if not incident.isdecimal():
                 raise ValidationError({"incident": ["Must be an incident id."]})
             queryset = queryset.filter(incident_id=incident)
+        if self.request.query_params.get("escalated") in ("1", "true"):
+            queryset = queryset.filter(escalation_level__gt=0)
         return queryset
 
     def assignment_for_staff(self):
@@ -299,6 +318,24 @@ class AssignmentViewSet(viewsets.ReadOnlyModelViewSet):
         return Response(AssignmentSerializer(updated).data)
 
 
+class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
+    """What escalation steps sent to whom, and whether it was delivered."""
+
+    serializer_class = NotificationSerializer
+
+    def get_queryset(self):
+        assignments = visibility.assignments_for(self.request.user)
+        queryset = Notification.objects.filter(assignment__in=assignments).select_related(
+            "assignment__agency"
+        )
+        queryset = filter_choices(queryset, self.request, "status", Notification.Status.values)
+        if assignment := self.request.query_params.get("assignment"):
+            if not assignment.isdecimal():
+                raise ValidationError({"assignment": ["Must be an assignment id."]})
+            queryset = queryset.filter(assignment_id=assignment)
+        return queryset.order_by("-id")
+
+
 class EventEnvelopeSerializer(serializers.Serializer):
     type = serializers.CharField()
     seq = serializers.IntegerField()
@@ -321,7 +358,7 @@ class EventReplayView(GenericAPIView):
     )
     def get(self, request):
         after = request.query_params.get("after", "0")
-        if not after.isdigit():
+        if not after.isdecimal():
             raise ValidationError({"after": ["Must be a whole number (a seq)."]})
         timeline = visibility.events_for(
             request.user, IncidentEvent.objects.filter(id__gt=int(after))

@@ -70,6 +70,9 @@ function renderQueue() {
           tabindex: 0,
         },
         el("strong", {}, a.incident_reference),
+        a.escalation_level && a.status === "pending"
+          ? el("span", { className: "tag escalated" }, `${gettext("escalated")} ${a.escalation_level}`)
+          : null,
         incident.priority ? el("span", { className: `prio p${incident.priority}` }, `P${incident.priority}`) : null,
         " ",
         badge(a.status),
@@ -191,6 +194,7 @@ async function loadState() {
   const incidents = await fetchAll("/api/v1/incidents/?open=1&page_size=200");
   incidents.forEach(storeIncident);
   rerender();
+  selectFromLink();
 }
 
 function onEvent(envelope) {
@@ -203,6 +207,12 @@ function onEvent(envelope) {
   const selected = state.assignments.get(state.selectedId);
   if (selected && envelope.incident === selected.incident) appendTimeline(envelope);
   rerender();
+}
+
+// An SMS from an escalation links to /?assignment=<id>: open it straight away.
+function selectFromLink() {
+  const linked = Number(new URLSearchParams(window.location.search).get("assignment"));
+  if (linked && state.assignments.has(linked)) select(linked);
 }
 
 async function main() {

@@ -30,6 +30,12 @@ export class Alarm {
     }
   }
 
+  // A single alert, e.g. when an escalation reaches the command centre.
+  once() {
+    this.unlockQuietly();
+    this.beep();
+  }
+
   // Some deployments allow audio without a gesture (kiosk flags); try, and stay quiet if not.
   unlockQuietly() {
     try {

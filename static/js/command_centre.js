@@ -2,10 +2,14 @@
 // operator classifies, fills in and dispatches an incident.
 
 import { api, fetchAll } from "./api.js";
+import { Alarm } from "./alarm.js";
+import { EscalationBoard } from "./escalations.js";
 import { LiveFeed, showConnection } from "./live.js";
 import { age, badge, byId, el, scheduler, statusLabel, timelineItem, wib } from "./ui.js";
 
 const BOARD_STATUSES = ["new", "dispatched", "in_progress", "resolved"];
+const alarm = new Alarm();
+const escalations = new EscalationBoard({ onAlert: () => alarm.once() });
 
 const state = {
   calls: new Map(),
@@ -170,6 +174,7 @@ function render() {
   renderCalls();
   renderBoard();
   renderPanel();
+  escalations.render();
 }
 const rerender = scheduler(render);
 
@@ -301,6 +306,7 @@ function typing(target) {
 
 function bindControls() {
   document.addEventListener("click", (event) => {
+    alarm.unlock();
     const item = event.target.closest("[data-incident-id]");
     if (item && item.dataset.incidentId) select(Number(item.dataset.incidentId));
   });
@@ -369,6 +375,7 @@ async function loadState() {
   ]);
   calls.results.forEach((call) => upsert(state.calls, call));
   [...open, ...resolved.results].forEach(storeIncident);
+  await escalations.load();
   render();
 }
 
@@ -377,6 +384,7 @@ function onEvent(envelope) {
   if (data.call) upsert(state.calls, data.call);
   if (data.incident) storeIncident(data.incident);
   if (data.assignment) upsert(state.assignments, data.assignment);
+  escalations.apply(envelope);
   if (envelope.incident && envelope.incident === state.selectedId) appendTimeline(envelope);
   rerender();
 }

@@ -1,0 +1,196 @@
+"""Escalation (CONTRACT §8): when an agency does not acknowledge in time.
+
+Deadlines are rows, not sleeping tasks. Each pending assignment carries a copy of its agency's
+policy steps, how many have fired (`escalation_level`) and when the next is due (`escalate_at`,
+indexed). Celery beat runs `run_due()` every two seconds; it claims due assignments under row
+locks, fires each overdue step once and sets the next deadline in the same transaction. A
+crashed worker, a restarted Redis or a late beat loses nothing: the rows are still due and the
+next sweep fires them, once.
+
+Locking follows the rest of the domain — incident rows first, then assignments — and skips rows
+another sweeper (or an acknowledgement) holds, so two workers never fire the same step and
+never deadlock with each other or with staff.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from dispatch import events, notifications
+from dispatch.incidents import (
+    assignment_data,
+    escalation_snapshot,
+    record_assignment_event,
+    settle_incident_status,
+)
+from dispatch.models import Assignment, Incident
+
+BATCH_SIZE = 100
+
+
+def due(now):
+    return Assignment.objects.filter(status=Assignment.Status.PENDING, escalate_at__lte=now)
+
+
+def lockable(queryset, **options):
+    """SELECT … FOR UPDATE SKIP LOCKED where the database has it. SQLite has no row locks, but
+    there a sweep's transaction already holds the single write lock (transaction_mode
+    IMMEDIATE), which serialises sweeps just as well."""
+    if connection.features.has_select_for_update_skip_locked:
+        return queryset.select_for_update(skip_locked=True, **options)
+    return queryset
+
+
+def claim(now, limit):
+    """Lock up to `limit` due assignments (and their incidents) for this transaction."""
+    incident_ids = list(
+        due(now).order_by("escalate_at").values_list("incident_id", flat=True)[:limit]
+    )
+    locked_incidents = list(
+        lockable(Incident.objects.filter(id__in=incident_ids).order_by("id")).values_list(
+            "id", flat=True
+        )
+    )
+    return list(
+        lockable(due(now).filter(incident_id__in=locked_incidents), of=("self",))
+        .select_related("agency__backup_agency", "incident__category", "incident__area__parent")
+        .order_by("escalate_at")
+    )
+
+
+def run_due(now=None, batch_size=BATCH_SIZE):
+    """Fire every step that is due. Returns how many fired."""
+    fired = 0
+    while True:
+        current = now or timezone.now()
+        with transaction.atomic():
+            batch = claim(current, batch_size)
+            for assignment in batch:
+                fired += fire_due_steps(assignment, current)
+        if len(batch) < batch_size:
+            return fired
+
+
+def next_deadline(assignment):
+    """`after_seconds` counts from the assignment's creation, not from the previous step."""
+    steps = assignment.escalation_steps
+    if assignment.escalation_level >= len(steps):
+        return None
+    return assignment.created_at + timedelta(
+        seconds=steps[assignment.escalation_level]["after_seconds"]
+    )
+
+
+def fire_due_steps(assignment, now):
+    """Fire each step of this (locked) assignment that is due, oldest first — a sweep that
+    comes late fires every step it missed, each once."""
+    fired = 0
+    while (
+        assignment.status == Assignment.Status.PENDING
+        and assignment.escalate_at is not None
+        and assignment.escalate_at <= now
+    ):
+        fire_step(assignment, now)
+        fired += 1
+    return fired
+
+
+def fire_step(assignment, now):
+    index = assignment.escalation_level
+    step = assignment.escalation_steps[index]
+    due_at = assignment.escalate_at
+    assignment.escalation_level = index + 1
+    assignment.escalate_at = next_deadline(assignment)
+    assignment.save(update_fields=["escalation_level", "escalate_at", "updated_at"])
+    sent = ACTIONS[step["action"]](assignment, index)
+    events.record(
+        "escalation.triggered",
+        incident=assignment.incident,
+        agency=assignment.agency,
+        data={
+            **assignment_data(assignment),
+            "step": {
+                "index": index,
+                "action": step["action"],
+                "after_seconds": step["after_seconds"],
+                "due_at": due_at.isoformat(),
+                "fired_at": now.isoformat(),
+            },
+            "notifications": [notifications.summary(n) for n in sent],
+        },
+    )
+
+
+def notify_agency(assignment, index):
+    """Re-alert the agency's console: the escalation event itself carries the alert."""
+    return [notifications.console(assignment, index, f"agency:{assignment.agency.code}")]
+
+
+def notify_supervisors(assignment, index):
+    return [notifications.console(assignment, index, "supervisors")]
+
+
+def sms_agency(assignment, index):
+    return [notifications.external(assignment, index, "sms", sms_text(assignment))]
+
+
+def call_agency(assignment, index):
+    return [notifications.external(assignment, index, "voice", "")]
+
+
+def reroute(assignment, index):
+    """Take the incident back from the silent agency: to its backup agency when one is
+    configured, else to the command centre for re-dispatch."""
+    assignment.status = Assignment.Status.CANCELLED
+    assignment.escalate_at = None
+    assignment.note = "Dialihkan otomatis: tidak diterima tepat waktu"
+    assignment.save(update_fields=["status", "escalate_at", "note", "updated_at"])
+    record_assignment_event("assignment.cancelled", assignment, reason="escalation")
+    backup = assignment.agency.backup_agency
+    incident = assignment.incident
+    if backup and backup.is_active and not holds(incident, backup):
+        steps, first_due = escalation_snapshot(backup, timezone.now())
+        replacement = Assignment.objects.create(
+            incident=incident, agency=backup, escalation_steps=steps, escalate_at=first_due
+        )
+        record_assignment_event("assignment.created", replacement, rerouted_from=assignment.id)
+    settle_incident_status(incident, None)
+    return [notifications.console(assignment, index, "supervisors")]
+
+
+def holds(incident, agency):
+    return incident.assignments.filter(
+        agency=agency, status__in=Assignment.ACTIVE_STATUSES
+    ).exists()
+
+
+ACTIONS = {
+    "notify_agency": notify_agency,
+    "notify_supervisors": notify_supervisors,
+    "sms_agency": sms_agency,
+    "call_agency": call_agency,
+    "reroute": reroute,
+}
+
+
+def place(incident):
+    area = incident.area
+    if area is None:
+        return "lokasi belum diisi"
+    if area.parent_id:
+        return f"Kel. {area.name}, Kec. {area.parent.name}"
+    return f"Kec. {area.name}"
+
+
+def sms_text(assignment):
+    """Bahasa Indonesia, short enough for two SMS segments."""
+    incident = assignment.incident
+    minutes = max(1, int((timezone.now() - assignment.created_at).total_seconds() // 60))
+    category = incident.category.name if incident.category_id else "Kejadian"
+    link = f"{settings.PUBLIC_BASE_URL or ''}/?assignment={assignment.id}"
+    return (
+        f"[112 {settings.CITY_NAME}] {incident.reference} {category} di {place(incident)}. "
+        f"Belum diterima {assignment.agency.code} sejak {minutes} menit. Terima: {link}"
+    )

@@ -1,0 +1,167 @@
+"""Notifications sent by escalation steps: one row per (assignment, step, channel, recipient).
+
+Console alerts are delivered by the escalation event itself, so their row is born `sent`. SMS
+and voice rows are born `queued` and a Celery task sends them after commit. The row is the
+retry schedule too: a transient failure sets `next_attempt_at` with backoff and the beat sweep
+sends it again then — nothing waits in Redis, so a restart loses no retry. The timeline gets a
+`notification.sent` / `notification.failed` entry (never a further `escalation…` event).
+"""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from calls import telephony
+from dispatch import events
+from dispatch.models import Notification
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+# A send that was claimed but never reported back (a worker killed mid-send) is retried after
+# this long. The provider may then deliver twice; for an alarm that is the better failure.
+STALE_SENDING = timedelta(minutes=5)
+
+Status = Notification.Status
+
+
+def backoff(attempts):
+    return timedelta(seconds=10 * 3 ** (attempts - 1))  # 10 s, 30 s, 90 s, 270 s
+
+
+def summary(notification):
+    return {
+        "id": notification.id,
+        "assignment": notification.assignment_id,
+        "step": notification.step,
+        "channel": notification.channel,
+        "recipient": notification.recipient,
+        "status": notification.status,
+        "attempts": notification.attempts,
+        "provider_id": notification.provider_id,
+        "error": notification.error,
+        "sent_at": notification.sent_at.isoformat() if notification.sent_at else None,
+    }
+
+
+def console(assignment, step, recipient):
+    notification, _created = Notification.objects.get_or_create(
+        assignment=assignment,
+        step=step,
+        channel=Notification.Channel.CONSOLE,
+        recipient=recipient,
+        defaults={"status": Status.SENT, "sent_at": timezone.now()},
+    )
+    return notification
+
+
+def external(assignment, step, channel, body):
+    """Queue an SMS or a call to the agency's duty phone; sent once the step commits."""
+    phone = assignment.agency.phone
+    notification, created = Notification.objects.get_or_create(
+        assignment=assignment,
+        step=step,
+        channel=channel,
+        recipient=phone,
+        defaults={"body": body},
+    )
+    if not created:
+        return notification
+    if not phone:
+        notification.status = Status.FAILED
+        notification.error = "The agency has no duty phone number."
+        notification.save(update_fields=["status", "error", "updated_at"])
+    else:
+        transaction.on_commit(lambda: enqueue(notification.id))
+    return notification
+
+
+def enqueue(notification_id):
+    from dispatch.tasks import send_notification  # noqa: PLC0415 (tasks import this module)
+
+    try:
+        send_notification.delay(notification_id)
+    except Exception:
+        # The broker is down: the row stays queued and the sweep sends it when it can.
+        logger.warning("could not enqueue notification %s", notification_id, exc_info=True)
+
+
+def claim(notification_id):
+    """Move a queued row to `sending`; False when another worker has it or it is done."""
+    now = timezone.now()
+    return bool(
+        Notification.objects.filter(id=notification_id, status=Status.QUEUED)
+        .exclude(next_attempt_at__gt=now)
+        .update(status=Status.SENDING, updated_at=now)
+    )
+
+
+def voice_url(notification):
+    return f"{settings.PUBLIC_BASE_URL}/calls/twilio/duty/{notification.id}/"
+
+
+def send(notification):
+    gateway = telephony.gateway()
+    if notification.channel == Notification.Channel.SMS:
+        return gateway.send_sms(notification.recipient, notification.body)
+    if gateway.name == "twilio" and not settings.PUBLIC_BASE_URL:
+        raise telephony.PermanentSendError("PUBLIC_BASE_URL is required to place calls")
+    return gateway.place_call(notification.recipient, voice_url(notification))
+
+
+def deliver(notification_id):
+    """Send one queued notification and record the outcome. The provider is called outside
+    any transaction: a slow network never holds a lock."""
+    if not claim(notification_id):
+        return
+    notification = Notification.objects.select_related(
+        "assignment__incident", "assignment__agency"
+    ).get(id=notification_id)
+    notification.attempts += 1
+    try:
+        notification.provider_id = send(notification)
+    except telephony.TransientSendError as error:
+        finish(notification, retry=notification.attempts < MAX_ATTEMPTS, error=str(error))
+    except telephony.PermanentSendError as error:
+        finish(notification, retry=False, error=str(error))
+    else:
+        finish(notification, retry=False, error="")
+
+
+@transaction.atomic
+def finish(notification, *, retry, error):
+    now = timezone.now()
+    notification.error = error
+    if not error:
+        notification.status, notification.sent_at = Status.SENT, now
+    elif retry:
+        notification.status = Status.QUEUED
+        notification.next_attempt_at = now + backoff(notification.attempts)
+    else:
+        notification.status = Status.FAILED
+    notification.save()
+    assignment = notification.assignment
+    event_type = {
+        Status.SENT: "notification.sent",
+        Status.FAILED: "notification.failed",
+        Status.QUEUED: "notification.retrying",
+    }[notification.status]
+    events.record(
+        event_type,
+        incident=assignment.incident,
+        agency=assignment.agency,
+        data={"notification": summary(notification)},
+    )
+
+
+def requeue_due(now):
+    """From the beat sweep: send retries that are due, and rescue sends lost with a worker."""
+    Notification.objects.filter(status=Status.SENDING, updated_at__lt=now - STALE_SENDING).update(
+        status=Status.QUEUED, next_attempt_at=now, updated_at=now
+    )
+    due = Notification.objects.filter(status=Status.QUEUED).exclude(next_attempt_at__gt=now)
+    for notification_id in due.values_list("id", flat=True)[:500]:
+        enqueue(notification_id)

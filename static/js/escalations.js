@@ -1,0 +1,110 @@
+// The supervisor's view on the command-centre console: assignments that nobody acknowledged
+// in time, which escalation step fired when, who was notified and whether it was delivered.
+
+import { api, fetchAll } from "./api.js";
+import { age, byId, el, wib } from "./ui.js";
+
+const ACTION_LABELS = () => ({
+  notify_agency: gettext("Re-alert the agency"),
+  notify_supervisors: gettext("Alert supervisors"),
+  sms_agency: gettext("SMS to the duty phone"),
+  call_agency: gettext("Call the duty officer"),
+  reroute: gettext("Reroute"),
+});
+
+const DELIVERY_LABELS = () => ({
+  queued: gettext("queued"),
+  sending: gettext("sending"),
+  sent: gettext("sent"),
+  failed: gettext("failed"),
+});
+
+export class EscalationBoard {
+  constructor({ onAlert }) {
+    this.items = new Map(); // assignment id → { assignment, steps: Map, notifications: Map }
+    this.onAlert = onAlert;
+  }
+
+  entry(assignment) {
+    const current = this.items.get(assignment.id) || { steps: new Map(), notifications: new Map() };
+    current.assignment = { ...current.assignment, ...assignment };
+    this.items.set(assignment.id, current);
+    return current;
+  }
+
+  async load() {
+    const [assignments, notifications] = await Promise.all([
+      fetchAll("/api/v1/assignments/?escalated=1&status=pending&page_size=200"),
+      api("/api/v1/notifications/?page_size=200"),
+    ]);
+    for (const assignment of assignments) {
+      const entry = this.entry(assignment);
+      assignment.escalation_steps.slice(0, assignment.escalation_level).forEach((step, index) => {
+        const due = new Date(new Date(assignment.created_at).getTime() + step.after_seconds * 1000);
+        entry.steps.set(index, { index, action: step.action, due_at: due.toISOString(), fired_at: null });
+      });
+    }
+    for (const notification of notifications.results) {
+      this.items.get(notification.assignment)?.notifications.set(notification.id, notification);
+    }
+  }
+
+  apply(envelope) {
+    const data = envelope.data || {};
+    if (envelope.event === "escalation.triggered") {
+      const entry = this.entry(data.assignment);
+      entry.steps.set(data.step.index, data.step);
+      (data.notifications || []).forEach((n) => entry.notifications.set(n.id, n));
+      entry.freshUntil = Date.now() + 6000;
+      this.onAlert(data);
+    } else if (data.notification) {
+      this.items.get(data.notification.assignment)?.notifications.set(data.notification.id, data.notification);
+    } else if (data.assignment && this.items.has(data.assignment.id)) {
+      this.entry(data.assignment);
+    }
+  }
+
+  render() {
+    const open = [...this.items.values()].filter((item) => item.assignment.status === "pending");
+    byId("escalation-count").textContent = open.length ? String(open.length) : "";
+    byId("no-escalations").hidden = open.length > 0;
+    const labels = ACTION_LABELS();
+    byId("escalation-list").replaceChildren(
+      ...open
+        .sort((a, b) => a.assignment.created_at.localeCompare(b.assignment.created_at))
+        .map(({ assignment, steps, notifications, freshUntil }) =>
+          el(
+            "li",
+            {
+              className: `item escalation${freshUntil > Date.now() ? " fresh" : ""}`,
+              dataset: { incidentId: assignment.incident, assignmentId: assignment.id, level: assignment.escalation_level },
+            },
+            el("strong", {}, assignment.incident_reference),
+            ` · ${assignment.agency} · `,
+            el("span", { className: "tag escalated" }, `${gettext("level")} ${assignment.escalation_level}`),
+            el("div", { className: "meta" }, `${gettext("waiting")} ${age(assignment.created_at)}`),
+            el(
+              "ol",
+              {},
+              [...steps.values()]
+                .sort((a, b) => a.index - b.index)
+                .map((step) => el("li", { dataset: { action: step.action } }, `${labels[step.action] || step.action} · ${wib(step.fired_at || step.due_at)}`)),
+            ),
+            el(
+              "ul",
+              { className: "list" },
+              [...notifications.values()]
+                .filter((n) => n.channel !== "console")
+                .map((n) =>
+                  el(
+                    "li",
+                    { className: `n-${n.status}`, dataset: { channel: n.channel, status: n.status } },
+                    `${n.channel.toUpperCase()} → ${n.recipient || "—"}: ${DELIVERY_LABELS()[n.status] || n.status}${n.error ? ` (${n.error})` : ""}`,
+                  ),
+                ),
+            ),
+          ),
+        ),
+    );
+  }
+}
