@@ -28,6 +28,8 @@ from dispatch.incidents import (
 from dispatch.models import Assignment, Incident
 
 BATCH_SIZE = 100
+# How many batches' worth of due rows a claim looks at: room for this many sweepers at once.
+CANDIDATES = 4
 
 
 def due(now):
@@ -43,16 +45,23 @@ def lockable(queryset, **options):
     return queryset
 
 
+def due_incidents(now, limit):
+    """The incidents a sweep locks first: up to `limit` with a due assignment, SKIP LOCKED.
+
+    The candidates are the earliest-due rows (the escalate_at index), several batches' worth,
+    and SKIP LOCKED applies inside that window: a second sweeper running at the same time takes
+    the next incidents instead of finding the first ones locked and giving up with an empty
+    batch — so two workers share a burst of due rows rather than one doing it all."""
+    candidates = due(now).order_by("escalate_at").values("incident_id")[: limit * CANDIDATES]
+    return lockable(Incident.objects.filter(id__in=candidates).order_by("id")).values_list(
+        "id", flat=True
+    )[:limit]
+
+
 def claim(now, limit):
-    """Lock up to `limit` due assignments (and their incidents) for this transaction."""
-    incident_ids = list(
-        due(now).order_by("escalate_at").values_list("incident_id", flat=True)[:limit]
-    )
-    locked_incidents = list(
-        lockable(Incident.objects.filter(id__in=incident_ids).order_by("id")).values_list(
-            "id", flat=True
-        )
-    )
+    """Lock up to `limit` incidents with due assignments, then those assignments, for this
+    transaction."""
+    locked_incidents = list(due_incidents(now, limit))
     return list(
         lockable(due(now).filter(incident_id__in=locked_incidents), of=("self",))
         .select_related("agency__backup_agency", "incident__category", "incident__area__parent")
@@ -116,7 +125,9 @@ def fire_step(assignment, now):
                 "action": step["action"],
                 "after_seconds": step["after_seconds"],
                 "due_at": due_at.isoformat(),
-                "fired_at": now.isoformat(),
+                # The clock now, not the sweep's `now`: a sweep over many due rows would
+                # otherwise stamp them all with its start and hide how late the last ones were.
+                "fired_at": timezone.now().isoformat(),
             },
             "notifications": [notifications.summary(n) for n in sent],
         },

@@ -3,7 +3,10 @@ and after commit `publish()` — the one way an event leaves the domain — hand
 layer. If Redis is down the event is still in the database and dashboards replay it from
 `GET /api/v1/events/?after=<seq>`."""
 
+import asyncio
 import logging
+import os
+import threading
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -66,6 +69,52 @@ def record(event_type, *, data, incident=None, agency=None, actor=None):
     return event
 
 
+class Sender:
+    """Runs the async group sends for synchronous callers. In the web server `async_to_sync`
+    hands them to the server's loop. A Celery worker has no loop, and there `async_to_sync`
+    would make a new loop — and a new Redis connection — for every send; `dispatch.celery`
+    switches its processes to one loop per process, in a daemon thread (re-created after a
+    fork)."""
+
+    TIMEOUT_SECONDS = 3
+
+    def __init__(self):
+        self.own_loop = False
+        self.loop = None
+        self.pid = None
+        self.lock = threading.Lock()
+
+    def use_own_loop(self):
+        self.own_loop = True
+
+    def running_loop(self):
+        with self.lock:
+            if self.loop is None or self.pid != os.getpid():
+                self.loop, self.pid = asyncio.new_event_loop(), os.getpid()
+                threading.Thread(
+                    target=self.loop.run_forever, name="event-publisher", daemon=True
+                ).start()
+            return self.loop
+
+    def send(self, groups, message):
+        if not self.own_loop:
+            async_to_sync(send_to_groups)(groups, message)
+            return
+        future = asyncio.run_coroutine_threadsafe(
+            send_to_groups(groups, message), self.running_loop()
+        )
+        future.result(timeout=self.TIMEOUT_SECONDS)
+
+
+sender = Sender()
+
+
+async def send_to_groups(groups, message):
+    layer = get_channel_layer()
+    for group in groups:
+        await layer.group_send(group, message)
+
+
 def publish(event):
     """Send a committed event to every dashboard group that may see it. Never raises: the
     database already holds the event, so a broken layer costs latency, not data."""
@@ -74,9 +123,7 @@ def publish(event):
         agency_group(agency_id) for agency_id in visibility.agencies_seeing_event(event)
     ]
     try:
-        layer = get_channel_layer()
-        for group in groups:
-            async_to_sync(layer.group_send)(group, message)
+        sender.send(groups, message)
     except Exception:
         logger.warning(
             "publish of event %s failed; clients will replay it", event.id, exc_info=True

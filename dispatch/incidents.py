@@ -100,7 +100,7 @@ def change_status(incident, new_status, actor):
     if incident.status not in MANUAL_TRANSITIONS.get(new_status, set()):
         raise Conflict(
             _("An incident cannot go from %(old)s to %(new)s.")
-            % {"old": incident.status, "new": new_status}
+            % {"old": Status(incident.status).label, "new": Status(new_status).label}
         )
     withdraw = Assignment.ACTIVE_STATUSES if new_status == Status.CANCELLED else (AStatus.PENDING,)
     for assignment in incident.assignments.select_for_update().filter(status__in=withdraw):
@@ -245,13 +245,16 @@ TIMESTAMP_FIELD = {
 
 def check_progress(current, new):
     if current in Assignment.FINAL_STATUSES:
-        raise Conflict(_("This assignment is already %(status)s.") % {"status": current})
+        raise Conflict(
+            _("This assignment is already %(status)s.") % {"status": AStatus(current).label}
+        )
     if new == AStatus.DECLINED:
         if current not in (AStatus.PENDING, AStatus.ACKNOWLEDGED):
             raise Conflict(_("An assignment under way cannot be declined."))
     elif PROGRESS_ORDER.index(new) <= PROGRESS_ORDER.index(current):
         raise Conflict(
-            _("Progress only moves forward: %(old)s → %(new)s.") % {"old": current, "new": new}
+            _("Progress only moves forward: %(old)s → %(new)s.")
+            % {"old": AStatus(current).label, "new": AStatus(new).label}
         )
 
 

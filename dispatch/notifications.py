@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from calls import telephony
@@ -24,6 +25,8 @@ MAX_ATTEMPTS = 5
 # A send that was claimed but never reported back (a worker killed mid-send) is retried after
 # this long. The provider may then deliver twice; for an alarm that is the better failure.
 STALE_SENDING = timedelta(minutes=5)
+# A queued row the sweep (or the commit) has enqueued is not enqueued again before this.
+ENQUEUE_LEASE = timedelta(seconds=30)
 
 Status = Notification.Status
 
@@ -127,6 +130,15 @@ def deliver(notification_id):
         finish(notification, retry=notification.attempts < MAX_ATTEMPTS, error=str(error))
     except telephony.PermanentSendError as error:
         finish(notification, retry=False, error=str(error))
+    except Exception as error:
+        # Anything else (an unreadable provider answer, a gateway bug) still counts as an
+        # attempt: left in `sending`, the row would be rescued and retried forever, uncounted.
+        logger.exception("sending notification %s failed unexpectedly", notification.id)
+        finish(
+            notification,
+            retry=notification.attempts < MAX_ATTEMPTS,
+            error=f"{type(error).__name__}: {error}",
+        )
     else:
         finish(notification, retry=False, error="")
 
@@ -158,10 +170,22 @@ def finish(notification, *, retry, error):
 
 
 def requeue_due(now):
-    """From the beat sweep: send retries that are due, and rescue sends lost with a worker."""
+    """From the beat sweep: send retries that are due, and rescue sends lost with a worker.
+
+    A row is enqueued here once when its retry falls due, and again only if it then sits queued
+    for ENQUEUE_LEASE (its task was lost with Redis, or the broker was down at commit). Without
+    the lease every two-second sweep would add one more task per waiting row (a fresh row is
+    already enqueued at commit) and a backlog would snowball; `claim` keeps the extra tasks from
+    sending twice, but not from flooding the queue."""
+    # The rescued row keeps its old updated_at, so the selection below enqueues it at once.
     Notification.objects.filter(status=Status.SENDING, updated_at__lt=now - STALE_SENDING).update(
-        status=Status.QUEUED, next_attempt_at=now, updated_at=now
+        status=Status.QUEUED, next_attempt_at=now
     )
-    due = Notification.objects.filter(status=Status.QUEUED).exclude(next_attempt_at__gt=now)
-    for notification_id in due.values_list("id", flat=True)[:500]:
+    due = Notification.objects.filter(status=Status.QUEUED).filter(
+        Q(next_attempt_at__lte=now, updated_at__lt=F("next_attempt_at"))
+        | (Q(updated_at__lt=now - ENQUEUE_LEASE) & ~Q(next_attempt_at__gt=now))
+    )
+    ids = list(due.order_by("id").values_list("id", flat=True)[:500])
+    Notification.objects.filter(id__in=ids, status=Status.QUEUED).update(updated_at=now)  # lease
+    for notification_id in ids:
         enqueue(notification_id)
