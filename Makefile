@@ -27,3 +27,14 @@ bench-webhook: $(STAMP)
 
 clean:
 	rm -rf var staticfiles
+
+# Translations (needs GNU gettext): extract the English source strings into locale/{id,en},
+# then compile. Translate the empty msgstr in locale/id/LC_MESSAGES/*.po between two runs;
+# the .mo files are committed so a machine without gettext still works.
+I18N_ENV := DJANGO_DEBUG=1 DISPATCH_DEMO_ENV_FILE=
+I18N_IGNORE := --ignore=.venv --ignore=staticfiles --ignore=var
+.PHONY: messages
+messages: $(STAMP)
+	$(I18N_ENV) $(PY) manage.py makemessages -l id -l en $(I18N_IGNORE) --ignore=tests --ignore=bench
+	$(I18N_ENV) $(PY) manage.py makemessages -d djangojs -l id -l en $(I18N_IGNORE) --ignore=node_modules
+	$(I18N_ENV) $(PY) manage.py compilemessages --ignore=.venv
