@@ -44,13 +44,13 @@ def seed_agencies(policy):
 
 
 def seed_categories_and_routing():
-    """Each category gets its default rule (category, any area) unless an admin already has a
-    rule for it: reseeding never overwrites a city's own routing."""
+    """A category gets its default rule (category, any area) when the seed creates it: a
+    reseed never overwrites — nor brings back — a city's own routing."""
     for code, name, priority, agency_codes in cilegon.CATEGORIES:
-        category, _ = Category.objects.get_or_create(
+        category, created = Category.objects.get_or_create(
             code=code, defaults={"name": name, "default_priority": priority}
         )
-        if not agency_codes or RoutingRule.objects.filter(category=category).exists():
+        if not created or not agency_codes:
             continue
         rule = RoutingRule.objects.create(category=category, area=None, priority=100)
         rule.agencies.set(Agency.objects.filter(code__in=agency_codes))

@@ -52,8 +52,7 @@ def receive_call(params, channel=Call.Channel.VOICE):
         },
     )
     if call.incident_id is None:
-        call.incident = open_incident(caller_phone=from_number)
-        call.save(update_fields=["incident"])
+        open_incident(caller_phone=from_number, call=call)
         record_call_event("call.created", call)
     return call, created
 
@@ -76,8 +75,7 @@ def receive_sms(params):
         },
     )
     if call.incident_id is None:
-        call.incident = open_incident(caller_phone=from_number, description=body)
-        call.save(update_fields=["incident"])
+        open_incident(caller_phone=from_number, description=body, call=call)
         record_call_event("call.created", call)
     return call, created
 

@@ -47,13 +47,18 @@ def record_assignment_event(event_type, assignment, actor=None, **extra):
     )
 
 
-def open_incident(*, actor=None, **fields):
-    """Create an incident with a fresh reference. Call inside a transaction."""
+def open_incident(*, actor=None, call=None, **fields):
+    """Create an incident with a fresh reference, for the call that reported it if any (linked
+    before the event is written, so `incident.created` names its call). Call inside a
+    transaction."""
     if fields.get("category") is not None and fields.get("priority") is None:
         fields["priority"] = fields["category"].default_priority
     incident = Incident.objects.create(
         reference=references.next_reference(), created_by=actor, **fields
     )
+    if call is not None:
+        call.incident = incident
+        call.save(update_fields=["incident"])
     record_incident_event("incident.created", incident, actor)
     return incident
 
