@@ -70,7 +70,7 @@ def validate_escalation_steps(steps):
     if not isinstance(steps, list):
         raise ValidationError(_("Steps must be a list."))
     previous = 0
-    for index, step in enumerate(steps):
+    for index, step in enumerate(steps, start=1):
         if not isinstance(step, dict) or set(step) != {"after_seconds", "action"}:
             raise ValidationError(
                 _("Step %(n)s must have exactly after_seconds and action."), params={"n": index}
@@ -200,4 +200,4 @@ class User(AbstractUser):
         if self.role == self.Role.AGENCY_STAFF and not self.agency_id:
             raise ValidationError({"agency": _("Agency staff must belong to an agency.")})
         if self.role != self.Role.AGENCY_STAFF and self.agency_id:
-            raise ValidationError({"agency": _("Only agency staff belong to an agency.")})
+            raise ValidationError({"agency": _("Only agency staff can belong to an agency.")})

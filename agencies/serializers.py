@@ -53,12 +53,22 @@ class CategorySerializer(serializers.ModelSerializer):
         fields = ["code", "name", "default_priority"]
 
 
+# A step due later than this is a typo. Unchecked, a huge one overflows the date arithmetic
+# at dispatch, and every dispatch to the agency would fail.
+MAX_STEP_SECONDS = 7 * 24 * 3600
+
+
 class EscalationPolicySerializer(serializers.ModelSerializer):
     def validate_steps(self, steps):
         try:
             validate_escalation_steps(steps)
         except DjangoValidationError as exc:
             raise serializers.ValidationError(exc.messages) from None
+        if steps and steps[-1]["after_seconds"] > MAX_STEP_SECONDS:
+            raise serializers.ValidationError(
+                _("A step may come at most %(max)s seconds after dispatch.")
+                % {"max": MAX_STEP_SECONDS}
+            )
         return steps
 
     class Meta:
@@ -141,7 +151,7 @@ class UserSerializer(serializers.ModelSerializer):
             )
         if role != User.Role.AGENCY_STAFF and agency is not None:
             raise serializers.ValidationError(
-                {"agency": _("Only agency staff belong to an agency.")}
+                {"agency": _("Only agency staff can belong to an agency.")}
             )
         if self.instance is None and not attrs.get("password"):
             raise serializers.ValidationError({"password": _("This field is required.")})

@@ -49,7 +49,7 @@ function areaName(code) {
 }
 
 function categoryName(code) {
-  return state.categories.find((c) => c.code === code)?.name || gettext("unclassified");
+  return state.categories.find((c) => c.code === code)?.name || gettext("no category");
 }
 
 function renderCalls() {
