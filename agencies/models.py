@@ -63,6 +63,8 @@ class Category(models.Model):
 
 
 ESCALATION_ACTIONS = ("notify_agency", "notify_supervisors", "sms_agency", "call_agency", "reroute")
+# A step beyond a week is a typo, and a huge one would overflow the deadline arithmetic.
+MAX_STEP_SECONDS = 7 * 24 * 3600
 
 
 def validate_escalation_steps(steps):
@@ -79,6 +81,11 @@ def validate_escalation_steps(steps):
         if not isinstance(after, int) or isinstance(after, bool) or after < 1:
             raise ValidationError(
                 _("Step %(n)s: after_seconds must be a whole number ≥ 1."), params={"n": index}
+            )
+        if after > MAX_STEP_SECONDS:
+            raise ValidationError(
+                _("Step %(n)s: after_seconds may be at most %(max)s (a week)."),
+                params={"n": index, "max": MAX_STEP_SECONDS},
             )
         if after <= previous:
             raise ValidationError(

@@ -53,9 +53,6 @@ class CategorySerializer(serializers.ModelSerializer):
         fields = ["code", "name", "default_priority"]
 
 
-# A step due later than this is a typo. Unchecked, a huge one overflows the date arithmetic
-# at dispatch, and every dispatch to the agency would fail.
-MAX_STEP_SECONDS = 7 * 24 * 3600
 
 
 class EscalationPolicySerializer(serializers.ModelSerializer):
@@ -64,11 +61,6 @@ class EscalationPolicySerializer(serializers.ModelSerializer):
             validate_escalation_steps(steps)
         except DjangoValidationError as exc:
             raise serializers.ValidationError(exc.messages) from None
-        if steps and steps[-1]["after_seconds"] > MAX_STEP_SECONDS:
-            raise serializers.ValidationError(
-                _("A step may come at most %(max)s seconds after dispatch.")
-                % {"max": MAX_STEP_SECONDS}
-            )
         return steps
 
     class Meta:

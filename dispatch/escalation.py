@@ -162,9 +162,14 @@ def reroute(assignment, index):
     backup = assignment.agency.backup_agency
     incident = assignment.incident
     if backup and backup.is_active and not holds(incident, backup):
-        steps, first_due = escalation_snapshot(backup, timezone.now())
+        now = timezone.now()
+        steps, first_due = escalation_snapshot(backup, now)
         replacement = Assignment.objects.create(
-            incident=incident, agency=backup, escalation_steps=steps, escalate_at=first_due
+            incident=incident,
+            agency=backup,
+            created_at=now,
+            escalation_steps=steps,
+            escalate_at=first_due,
         )
         record_assignment_event("assignment.created", replacement, rerouted_from=assignment.id)
     settle_incident_status(incident, None)

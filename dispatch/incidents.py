@@ -164,7 +164,11 @@ def dispatch(incident_id, *, actor, agencies=None):
     for agency in new_agencies:
         steps, first_due = escalation_snapshot(agency, now)
         assignment = Assignment.objects.create(
-            incident=incident, agency=agency, escalation_steps=steps, escalate_at=first_due
+            incident=incident,
+            agency=agency,
+            created_at=now,
+            escalation_steps=steps,
+            escalate_at=first_due,
         )
         created.append(assignment)
     if incident.status == Status.NEW:

@@ -26,6 +26,12 @@ def cilegon(db):
 
 
 @pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Hashing is not under test here; PBKDF2 would be most of the suite's time."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def twilio_settings(settings):
     settings.TWILIO_AUTH_TOKEN = TWILIO_TEST_TOKEN
     settings.PUBLIC_BASE_URL = ""

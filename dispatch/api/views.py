@@ -340,7 +340,7 @@ class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
         if assignment := self.request.query_params.get("assignment"):
             if not assignment.isdecimal():
                 raise ValidationError({"assignment": ["Must be an assignment id."]})
-            queryset = queryset.filter(assignment_id=assignment)
+            queryset = queryset.filter(assignment__pk=assignment)  # see AssignmentViewSet
         return queryset.order_by("-id")
 
 

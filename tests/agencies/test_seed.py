@@ -77,11 +77,6 @@ CATEGORIES = {
 }
 
 
-@pytest.fixture(autouse=True)
-def fast_hashing(settings):
-    """Hashing fourteen demo accounts with PBKDF2, twice, takes seconds; not what is tested."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 
 def snapshot():
     """Every seeded row and value, to compare one seeding with the next."""

@@ -1,0 +1,84 @@
+"""A page of the API costs a fixed number of queries, however many rows it shows: each list is
+measured with 3 incidents and again with 30, and the counts must be equal (no N+1)."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from agencies.models import Area, Category
+from calls.intake import receive_call
+from dispatch import incidents
+from dispatch.models import Assignment
+from tests.conftest import api_as
+from tests.dispatch.helpers import API, KELURAHAN, staff_of
+
+LISTS = [
+    f"{API}/incidents/?page_size=500",
+    f"{API}/assignments/?page_size=500",
+    f"{API}/events/?after=0&page_size=500",
+]
+COMMAND_CENTRE_LISTS = [f"{API}/calls/?page_size=500"]
+
+
+@pytest.fixture
+def populate(operator):
+    """Adds `count` incidents, each opened by a call, edited, dispatched to TRAFFIC's three
+    agencies and acknowledged by PSC119: every relation a list row shows is filled."""
+    psc = staff_of("PSC119")
+    traffic = Category.objects.get(code="TRAFFIC")
+    area = Area.objects.get(code=KELURAHAN)
+    made = []
+
+    def add(count):
+        for _ in range(count):
+            number = len(made)
+            call, _created = receive_call({"CallSid": f"CAq{number}", "From": "081234567890"})
+            incidents.update_incident(call.incident_id, actor=operator, category=traffic, area=area)
+            incidents.dispatch(call.incident_id, actor=operator)
+            mine = Assignment.objects.get(incident_id=call.incident_id, agency__code="PSC119")
+            incidents.acknowledge(mine.pk, actor=psc)
+            made.append(call.incident_id)
+
+    return add
+
+
+def query_count(client, url):
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url)
+    assert response.status_code == 200, response.data
+    return len(captured), response.data["count"]
+
+
+def assert_constant_cost(client, url, populate, django_assert_num_queries):
+    populate(3)
+    few, rows_before = query_count(client, url)
+    populate(27)
+    with django_assert_num_queries(few):
+        rows_after = client.get(url).data["count"]
+    assert rows_after >= 10 * rows_before > 0
+
+
+@pytest.mark.parametrize("url", LISTS + COMMAND_CENTRE_LISTS)
+def test_command_centre_list_costs_the_same_for_3_and_30_incidents(
+    operator, populate, django_assert_num_queries, url
+):
+    assert_constant_cost(api_as(operator), url, populate, django_assert_num_queries)
+
+
+@pytest.mark.parametrize("url", LISTS)
+def test_agency_staff_list_costs_the_same_for_3_and_30_incidents(
+    psc_staff, populate, django_assert_num_queries, url
+):
+    assert_constant_cost(api_as(psc_staff), url, populate, django_assert_num_queries)
+
+
+def test_incident_detail_and_timeline_cost_a_fixed_number_of_queries(
+    operator, populate, django_assert_max_num_queries
+):
+    populate(1)
+    client = api_as(operator)
+    incident_id = Assignment.objects.values_list("incident_id", flat=True).first()
+    with django_assert_max_num_queries(4):
+        assert client.get(f"{API}/incidents/{incident_id}/").status_code == 200
+    with django_assert_max_num_queries(5):
+        assert client.get(f"{API}/incidents/{incident_id}/events/").status_code == 200
