@@ -18,13 +18,17 @@ from agencies.models import (
 from agencies.phones import InvalidPhoneNumber, to_e164
 
 
-def e164_or_error(value):
-    if not value:
-        return ""
-    try:
-        return to_e164(value)
-    except InvalidPhoneNumber:
-        raise serializers.ValidationError(_("Not a valid phone number.")) from None
+class E164PhoneField(serializers.CharField):
+    """A phone number as people type it (0812-3456-7890), stored in E.164 (+6281234567890)."""
+
+    def to_internal_value(self, data):
+        text = super().to_internal_value(data)
+        if not text:
+            return ""
+        try:
+            return to_e164(text)
+        except InvalidPhoneNumber:
+            raise serializers.ValidationError(_("Not a valid phone number.")) from None
 
 
 class CodeRelatedField(serializers.SlugRelatedField):
@@ -72,17 +76,15 @@ class AgencySerializer(serializers.ModelSerializer):
     escalation_policy = serializers.PrimaryKeyRelatedField(
         queryset=EscalationPolicy.objects.all(), allow_null=True, required=False
     )
-    backup_agency = serializers.SlugRelatedField(
+    backup_agency = CodeRelatedField(
         slug_field="code", queryset=Agency.objects.all(), allow_null=True, required=False
     )
+    phone = E164PhoneField(required=False, allow_blank=True, max_length=20)
 
     def validate_backup_agency(self, backup):
         if backup is not None and self.instance is not None and backup.pk == self.instance.pk:
             raise serializers.ValidationError(_("An agency cannot be its own backup."))
         return backup
-
-    def validate_phone(self, value):
-        return e164_or_error(value)
 
     class Meta:
         model = Agency
@@ -109,6 +111,7 @@ class RoutingRuleSerializer(serializers.ModelSerializer):
 
 
 class UserSerializer(serializers.ModelSerializer):
+    phone = E164PhoneField(required=False, allow_blank=True, max_length=20)
     password = serializers.CharField(
         write_only=True, required=False, style={"input_type": "password"}
     )
@@ -130,9 +133,6 @@ class UserSerializer(serializers.ModelSerializer):
             "last_name",
             "email",
         ]
-
-    def validate_phone(self, value):
-        return e164_or_error(value)
 
     def validate(self, attrs):
         role = attrs.get("role", getattr(self.instance, "role", None))

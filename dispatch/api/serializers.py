@@ -7,20 +7,8 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from agencies.models import Agency, Area, Category
-from agencies.phones import InvalidPhoneNumber, to_e164
-from agencies.serializers import CodeRelatedField
+from agencies.serializers import CodeRelatedField, E164PhoneField
 from dispatch.models import Assignment, Incident, IncidentEvent, Notification
-
-
-class E164PhoneField(serializers.CharField):
-    def to_internal_value(self, data):
-        text = super().to_internal_value(data)
-        if not text:
-            return ""
-        try:
-            return to_e164(text)
-        except InvalidPhoneNumber:
-            raise serializers.ValidationError(_("Not a valid phone number.")) from None
 
 
 class AssignmentSerializer(serializers.ModelSerializer):
