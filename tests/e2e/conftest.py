@@ -54,7 +54,9 @@ def server(django_db_setup, django_db_blocker):
     from dispatch.asgi import application
 
     port = free_port()
-    config = uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    config = uvicorn.Config(
+        application, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+    )
     instance = uvicorn.Server(config)
     with django_db_blocker.unblock():
         thread = threading.Thread(target=instance.run, daemon=True)

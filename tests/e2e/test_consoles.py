@@ -21,7 +21,9 @@ def twilio_post(base_url, path, params):
 
 
 def place_call(base_url, sid, caller="081234567890"):
-    return twilio_post(base_url, "/calls/twilio/voice/", {"CallSid": sid, "From": caller, "To": "112"})
+    return twilio_post(
+        base_url, "/calls/twilio/voice/", {"CallSid": sid, "From": caller, "To": "112"}
+    )
 
 
 def test_call_is_dispatched_and_acknowledged_live(console, live):
@@ -45,7 +47,9 @@ def test_call_is_dispatched_and_acknowledged_live(console, live):
     expect(operator.locator("#routing-preview")).to_have_text("DPKP")
     operator.click("#dispatch")
 
-    expect(operator.locator(f'#col-dispatched [data-reference="{incident.reference}"]')).to_be_visible()
+    expect(
+        operator.locator(f'#col-dispatched [data-reference="{incident.reference}"]')
+    ).to_be_visible()
     queued = dpkp.locator(f'#queue [data-reference="{incident.reference}"]')
     expect(queued).to_have_attribute("data-status", "pending")
     expect(dpkp.locator("body")).to_have_attribute("data-alerting", "true")
@@ -61,13 +65,17 @@ def test_call_is_dispatched_and_acknowledged_live(console, live):
 
     acknowledged = operator.locator('#assignment-list [data-agency="DPKP"]')
     expect(acknowledged).to_have_attribute("data-status", "acknowledged")
-    expect(operator.locator(f'#col-in_progress [data-reference="{incident.reference}"]')).to_be_visible()
+    expect(
+        operator.locator(f'#col-in_progress [data-reference="{incident.reference}"]')
+    ).to_be_visible()
     operator.screenshot(path=SCREENSHOTS / "command-centre.png")
 
     for step in ("en_route", "on_scene", "completed"):
         dpkp.click(f'[data-progress="{step}"]')
         expect(acknowledged).to_have_attribute("data-status", step)
-    expect(operator.locator(f'#col-resolved [data-reference="{incident.reference}"]')).to_be_visible()
+    expect(
+        operator.locator(f'#col-resolved [data-reference="{incident.reference}"]')
+    ).to_be_visible()
     assert Assignment.objects.get().acknowledged_by.username == "dpkp"
     assert operator.errors == [] and dpkp.errors == []
 
