@@ -8,6 +8,8 @@ expiry, so a socket open for days keeps hearing.
 """
 
 import asyncio
+import logging
+import weakref
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -16,8 +18,26 @@ from django.db.models import Max
 from dispatch.events import COMMAND_CENTRE_GROUP, agency_group
 from dispatch.models import IncidentEvent
 
+logger = logging.getLogger(__name__)
+
 UNAUTHORIZED = 4401
 HEARTBEAT_SECONDS = 25
+# Group joins and leaves in flight at once in one process. redis-py's asyncio pool (which
+# channels-redis uses with its defaults: 100 connections since redis-py 8) raises instead of
+# waiting when it runs out, so 500 dashboards closing together — a proxy restart, a network
+# blip in the control room — failed most of their group_discard calls and left dead members in
+# the group for `group_expiry` (a day), where every group_send still pays for them
+# (bench/RESULTS.md). Queued behind this limit they all go through.
+GROUP_OPERATIONS_AT_ONCE = 20
+_group_operation_slots = weakref.WeakKeyDictionary()  # event loop -> Semaphore
+
+
+def group_operation_slots():
+    """The limit above, for the running event loop (an asyncio.Semaphore belongs to one)."""
+    loop = asyncio.get_running_loop()
+    if loop not in _group_operation_slots:
+        _group_operation_slots[loop] = asyncio.Semaphore(GROUP_OPERATIONS_AT_ONCE)
+    return _group_operation_slots[loop]
 
 
 def groups_for(user):
@@ -58,22 +78,42 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
 
     async def join_groups(self):
         for group in self.audience:
-            await self.channel_layer.group_add(group, self.channel_name)
+            async with group_operation_slots():
+                await self.channel_layer.group_add(group, self.channel_name)
 
     async def beat(self):
         while True:
             await asyncio.sleep(HEARTBEAT_SECONDS)
-            await self.join_groups()
-            await self.send_json({"type": "heartbeat", "seq": await latest_seq()})
+            try:
+                await self.join_groups()
+                await self.send_json({"type": "heartbeat", "seq": await latest_seq()})
+            except OSError:
+                return  # the client is gone (the server says so); disconnect() follows
+            except Exception:
+                # A Redis or database hiccup must not stop the beat for good: without it the
+                # socket would leave its groups at their expiry and go deaf without a sign.
+                logger.warning("dashboard heartbeat failed; trying again", exc_info=True)
 
     async def disconnect(self, code):
         if getattr(self, "heartbeat", None):
             self.heartbeat.cancel()
         for group in getattr(self, "audience", []):
-            await self.channel_layer.group_discard(group, self.channel_name)
+            async with group_operation_slots():
+                await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive_json(self, content, **kwargs):
         """Clients only listen; anything they send is ignored."""
+
+    async def dispatch(self, message):
+        # Channels runs `aclose_old_connections()` — a hop to the one shared database thread —
+        # before every handler. For an event that is one hop per socket, queued through one
+        # thread: with 500 dashboards, over half the server's time per event (bench/RESULTS.md).
+        # Forwarding an event touches no database, and every query this consumer makes goes
+        # through `database_sync_to_async`, which closes stale connections around itself.
+        if message["type"] == "dashboard.event":
+            await self.dashboard_event(message)
+        else:
+            await super().dispatch(message)
 
     async def dashboard_event(self, message):
         await self.send_json(message["event"])

@@ -161,7 +161,7 @@ def reroute(assignment, index):
     record_assignment_event("assignment.cancelled", assignment, reason="escalation")
     backup = assignment.agency.backup_agency
     incident = assignment.incident
-    if backup and backup.is_active and not holds(incident, backup):
+    if backup and backup.is_active and not ever_held(incident, backup):
         now = timezone.now()
         steps, first_due = escalation_snapshot(backup, now)
         replacement = Assignment.objects.create(
@@ -176,10 +176,10 @@ def reroute(assignment, index):
     return [notifications.console(assignment, index, "supervisors")]
 
 
-def holds(incident, agency):
-    return incident.assignments.filter(
-        agency=agency, status__in=Assignment.ACTIVE_STATUSES
-    ).exists()
+def ever_held(incident, agency):
+    """A backup that already had this incident (or an agency set as its own backup) is skipped:
+    rerouting A → B → A would bounce the incident forever instead of handing it back."""
+    return incident.assignments.filter(agency=agency).exists()
 
 
 ACTIONS = {

@@ -93,12 +93,14 @@ def enqueue(notification_id):
 
 
 def claim(notification_id):
-    """Move a queued row to `sending`; False when another worker has it or it is done."""
+    """Move a queued row to `sending` and count the attempt now, so a worker that dies in the
+    middle of every send still runs out of attempts. False when another worker has the row or
+    it is done."""
     now = timezone.now()
     return bool(
         Notification.objects.filter(id=notification_id, status=Status.QUEUED)
         .exclude(next_attempt_at__gt=now)
-        .update(status=Status.SENDING, updated_at=now)
+        .update(status=Status.SENDING, attempts=F("attempts") + 1, updated_at=now)
     )
 
 
@@ -123,7 +125,6 @@ def deliver(notification_id):
     notification = Notification.objects.select_related(
         "assignment__incident", "assignment__agency"
     ).get(id=notification_id)
-    notification.attempts += 1
     try:
         notification.provider_id = send(notification)
     except telephony.TransientSendError as error:

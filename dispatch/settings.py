@@ -106,10 +106,20 @@ AUTH_USER_MODEL = "agencies.User"
 
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
 
+# redis-py 8 gives every connection a 5-second read timeout, and the layer's receive() waits in
+# BZPOPMIN for up to 5 seconds (brpop_timeout): after each quiet 5 s the read timed out and the
+# consumer holding the receive died, one dashboard socket every 5 s (django/channels_redis#422;
+# bench/RESULTS.md). The read timeout must outlast the blocking pop; keeping one still lets a
+# hung Redis be noticed.
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "capacity": 1500, "expiry": 60, "group_expiry": 86400},
+        "CONFIG": {
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+            "capacity": 1500,
+            "expiry": 60,
+            "group_expiry": 86400,
+        },
     }
 }
 
