@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from django.db import connections
 from playwright.sync_api import sync_playwright
 
 from agencies.models import User
@@ -48,6 +49,14 @@ def free_port():
         return sock.getsockname()[1]
 
 
+def close_connection_pools():
+    """The server's threads took pooled connections; the test database can only be dropped
+    once they are closed."""
+    for connection in connections.all():
+        if getattr(connection, "pool", None) is not None:
+            connection.close_pool()
+
+
 @pytest.fixture(scope="session")
 def server(django_db_setup, django_db_blocker):
     """uvicorn serving dispatch.asgi in a thread; the test database is already in settings."""
@@ -68,6 +77,7 @@ def server(django_db_setup, django_db_blocker):
         yield f"http://127.0.0.1:{port}"
         instance.should_exit = True
         thread.join(timeout=10)
+        close_connection_pools()
 
 
 @pytest.fixture(scope="session")

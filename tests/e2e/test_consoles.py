@@ -1,16 +1,36 @@
 """A 112 call carried from ringing to acknowledged across two live consoles, and hostile input
 that must stay inert."""
 
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
 import httpx
+import time_machine
+from django.db import connection
 from playwright.sync_api import expect
 
-from agencies.models import User
-from dispatch.models import Assignment, Incident
+from agencies.models import Agency, EscalationPolicy, User
+from dispatch import escalation, incidents, notifications
+from dispatch.models import Assignment, Incident, Notification
 from tests.conftest import sign
 from tests.e2e.conftest import SCREENSHOTS
 
 XSS_NAME = '<img src=x onerror="window.__pwned=1">'
 XSS_TEXT = "<script>window.__pwned=1</script> Api di dapur"
+
+
+def off_the_browser_thread(function, *args, **kwargs):
+    """Run domain code the way a worker would. Playwright keeps an event loop in the test
+    thread, where the after-commit publish (async_to_sync) cannot run."""
+
+    def run_and_hand_back_the_connection():
+        try:
+            return function(*args, **kwargs)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(run_and_hand_back_the_connection).result()
 
 
 def twilio_post(base_url, path, params):
@@ -111,3 +131,39 @@ def test_hostile_input_is_shown_as_text_and_never_runs(console, live):
         assert page.locator("#call-list img, #queue img, #assignment-panel img").count() == 0
         assert page.errors == []
     assert dialogs == []
+
+
+def test_supervisor_sees_an_unacknowledged_assignment_escalate_live(console, live):
+    policy = EscalationPolicy.objects.create(
+        name="e2e",
+        steps=[
+            {"after_seconds": 1, "action": "notify_agency"},
+            {"after_seconds": 2, "action": "sms_agency"},
+        ],
+    )
+    Agency.objects.filter(code="DPKP").update(escalation_policy=policy)
+    supervisor = console("supervisor", User.Role.SUPERVISOR)
+    dpkp = console("dpkp", User.Role.AGENCY_STAFF, "DPKP")
+
+    incident = off_the_browser_thread(
+        incidents.create_incident, actor=None, description="Gudang terbakar"
+    )
+    [assignment] = off_the_browser_thread(
+        incidents.dispatch, incident.pk, actor=None, agencies=[Agency.objects.get(code="DPKP")]
+    )
+    with time_machine.travel(assignment.created_at + timedelta(seconds=3)):
+        assert off_the_browser_thread(escalation.run_due) == 2
+    sms = Notification.objects.get(channel="sms")
+    off_the_browser_thread(notifications.deliver, sms.id)
+
+    entry = supervisor.locator(f'#escalation-list [data-assignment-id="{assignment.id}"]')
+    expect(entry).to_have_attribute("data-level", "2")
+    expect(entry.locator('[data-action="sms_agency"]')).to_be_visible()
+    expect(entry.locator('[data-channel="sms"]')).to_have_attribute("data-status", "sent")
+    queued = dpkp.locator(f'#queue [data-reference="{incident.reference}"]')
+    expect(queued.locator(".escalated")).to_be_visible()
+    supervisor.screenshot(path=SCREENSHOTS / "escalations.png")
+
+    queued.click()
+    dpkp.click("#acknowledge")
+    expect(entry).to_have_count(0)
