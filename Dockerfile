@@ -33,4 +33,4 @@ USER dispatch
 
 EXPOSE 8000
 ENTRYPOINT ["/app/docker/entrypoint.sh"]
-CMD ["uvicorn", "dispatch.asgi:application", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["uvicorn", "dispatch.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--timeout-graceful-shutdown", "10"]

@@ -1,0 +1,467 @@
+"""Measure the dashboard WebSocket's fan-out on a running server: N clients logged in as one
+command-centre account, then R events, each timed from just before its trigger to its arrival
+at every client. Prints connect time, and p50/p99 of the per-event "last client received"
+latency and of every client's latency.
+
+It starts nothing: run the server yourself (see bench/RESULTS.md). It connects to loopback
+addresses only, and is bounded in clients (--clients), events (--rounds) and time
+(--max-seconds, and --event-timeout per event).
+
+    .venv/bin/python bench/fanout.py --url http://127.0.0.1:8200 \\
+        --username operator1 --password "$DEMO_PASSWORD" --clients 500 --rounds 20
+
+Each event is one incident created through the REST API (`--trigger create`: the server
+records `incident.created` and publishes it after commit), or one edit of the same incident's
+description (`--trigger patch`: `incident.updated`). The description is unique to the run and
+the event, so a client's envelope for it is the one of that type whose incident carries that
+description; events run one at a time.
+
+The clients share the machine with the server: on a small machine their own work (receiving
+and parsing N frames) is part of the figures. Each arrival is timestamped before parsing.
+"""
+
+import argparse
+import asyncio
+import ipaddress
+import json
+import math
+import os
+import resource
+import secrets
+import socket
+import sys
+import time
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+MAX_CLIENTS = 5_000
+MAX_ROUNDS = 1_000
+WS_PATH = "/ws/dashboard/"
+TRIGGER_EVENT = {"create": "incident.created", "patch": "incident.updated"}
+# File descriptors beyond one per client: stdio, the HTTP client, the event loop, slack.
+SPARE_FDS = 64
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", default="http://127.0.0.1:8000", help="server base URL")
+    parser.add_argument("--username", default="operator1", help="a command-centre account")
+    parser.add_argument(
+        "--password",
+        default=os.environ.get("DEMO_PASSWORD", ""),
+        help="its password (default: $DEMO_PASSWORD)",
+    )
+    parser.add_argument("-n", "--clients", type=int, default=500)
+    parser.add_argument("-r", "--rounds", type=int, default=20, help="events to time")
+    parser.add_argument("--trigger", choices=sorted(TRIGGER_EVENT), default="create")
+    parser.add_argument(
+        "--connect-concurrency", type=int, default=50, help="handshakes in flight at once"
+    )
+    parser.add_argument(
+        "--pause", type=float, default=0.2, help="seconds between one event and the next"
+    )
+    parser.add_argument(
+        "--event-timeout", type=float, default=15.0, help="per event, seconds, then count misses"
+    )
+    parser.add_argument("--max-seconds", type=float, default=600.0, help="stop the run after")
+    parser.add_argument(
+        "--no-compression",
+        action="store_true",
+        help="do not offer permessage-deflate (browsers offer it, and uvicorn accepts)",
+    )
+    parser.add_argument(
+        "--idle-seconds",
+        type=float,
+        default=0,
+        help="before the events, hold the sockets open and idle this long, and report the "
+        "server's CPU for it (the heartbeats' cost; needs --server-pid)",
+    )
+    parser.add_argument(
+        "--server-pid",
+        type=int,
+        default=None,
+        help="also report the CPU seconds this (local) server process spent during the events "
+        "and the connects: a figure that other load on the machine does not inflate",
+    )
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args(argv)
+    if not args.password:
+        parser.error("no password: pass --password or set DEMO_PASSWORD")
+    if not 1 <= args.clients <= MAX_CLIENTS:
+        parser.error(f"--clients must be 1..{MAX_CLIENTS}")
+    if not 1 <= args.rounds <= MAX_ROUNDS:
+        parser.error(f"--rounds must be 1..{MAX_ROUNDS}")
+    if not 1 <= args.connect_concurrency <= 1000:
+        parser.error("--connect-concurrency must be 1..1000")
+    if not 0 <= args.pause <= 60 or not 0 < args.event_timeout <= 120:
+        parser.error("--pause must be in [0, 60] and --event-timeout in (0, 120]")
+    if not 0 <= args.idle_seconds <= 600:
+        parser.error("--idle-seconds must be in [0, 600]")
+    if not 0 < args.max_seconds <= 3600:
+        parser.error("--max-seconds must be in (0, 3600]")
+    if not is_loopback(args.url):
+        parser.error(f"{args.url} is not a loopback address: this tool only loads a local server")
+    return args
+
+
+def is_loopback(url):
+    """True when every address the URL's host resolves to is a loopback address."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return False
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or 80, proto=socket.IPPROTO_TCP)
+    except socket.gaierror:
+        return False
+    return bool(infos) and all(ipaddress.ip_address(info[4][0]).is_loopback for info in infos)
+
+
+def raise_fd_limit(clients):
+    """One socket per client: lift the soft RLIMIT_NOFILE up to the hard limit if needed.
+    Returns the soft limit now in force."""
+    needed = clients + SPARE_FDS
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        if hard != resource.RLIM_INFINITY and hard < needed:
+            sys.exit(
+                f"{clients} clients need {needed} file descriptors; the hard limit is {hard} "
+                "(raise it with `ulimit -Hn` as root, or use fewer --clients)"
+            )
+        soft = needed
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    return soft
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of a local process (Linux /proc), or None."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_since(pid, before):
+    now = cpu_seconds(pid)
+    return None if now is None or before is None else round(now - before, 2)
+
+
+def percentile(sorted_values, p):
+    """Nearest-rank percentile of an ascending list."""
+    if not sorted_values:
+        return math.nan
+    rank = max(1, math.ceil(p / 100 * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+def ms(seconds):
+    return round(seconds * 1000, 1) if not math.isnan(seconds) else None
+
+
+def spread(values):
+    ordered = sorted(values)
+    return {
+        "p50": ms(percentile(ordered, 50)),
+        "p99": ms(percentile(ordered, 99)),
+        "max": ms(percentile(ordered, 100)),
+    }
+
+
+def websocket_url(url):
+    parts = urlsplit(url)
+    scheme = "wss" if parts.scheme == "https" else "ws"
+    return urlunsplit((scheme, parts.netloc, WS_PATH, "", ""))
+
+
+class Client:
+    """One dashboard: its socket, and when it heard each event it was waiting for."""
+
+    def __init__(self, run):
+        self.run = run
+        self.websocket = None
+        self.hello = None
+        self.connect_seconds = None
+        self.reader = None
+
+    async def open(self, ws_url, headers, origin, compression):
+        started = time.perf_counter()
+        self.websocket = await connect(
+            ws_url,
+            origin=origin,
+            additional_headers=headers,
+            compression=compression,
+            proxy=None,  # loopback, never through a proxy from the environment
+            open_timeout=30,
+            ping_interval=None,  # like a browser: answer the server's pings, send none
+            max_queue=None,  # the reader drains at once; never push back on the server
+        )
+        self.hello = json.loads(await asyncio.wait_for(self.websocket.recv(), 30))
+        if self.hello.get("type") != "hello":
+            raise RuntimeError(f"first message is not a hello: {self.hello}")
+        self.connect_seconds = time.perf_counter() - started
+        self.reader = asyncio.create_task(self.read())
+
+    async def read(self):
+        try:
+            async for raw in self.websocket:
+                arrived = time.perf_counter()  # before parsing: the client's own cost stays out
+                self.run.arrived(self, arrived, raw)
+        except ConnectionClosed:
+            self.run.dropped += 1
+
+
+class Run:
+    """Matches arrivals to the event being timed and keeps the figures."""
+
+    def __init__(self, event_type):
+        self.event_type = event_type
+        self.description = None  # of the event being timed; None between events
+        self.heard = {}  # client -> (arrival, envelope) for the current event
+        self.changed = asyncio.Event()
+        self.other_messages = 0
+        self.dropped = 0
+
+    def arrived(self, client, arrived, raw):
+        if self.description is None or client in self.heard:
+            self.other_messages += 1
+            return
+        message = json.loads(raw)
+        incident = (message.get("data") or {}).get("incident") or {}
+        if (
+            message.get("event") == self.event_type
+            and incident.get("description") == self.description
+        ):
+            self.heard[client] = (arrived, message)
+            self.changed.set()
+        else:
+            self.other_messages += 1
+
+    def start(self, description):
+        self.heard = {}
+        self.description = description
+        return time.perf_counter()
+
+    def stop(self):
+        self.description = None
+
+
+def progress(text):
+    print(text, file=sys.stderr, flush=True)
+
+
+async def obtain_token(http, args):
+    response = await http.post(
+        "/api/v1/auth/token/", json={"username": args.username, "password": args.password}
+    )
+    if response.status_code != 200:
+        sys.exit(f"login as {args.username} failed: HTTP {response.status_code} {response.text}")
+    return response.json()["token"]
+
+
+async def trigger(http, args, text, incident_id):
+    """Make the server record and publish one event; returns the incident id it is about."""
+    if args.trigger == "create":
+        response = await http.post("/api/v1/incidents/", json={"description": text})
+        expected = 201
+    else:
+        response = await http.patch(f"/api/v1/incidents/{incident_id}/", json={"description": text})
+        expected = 200
+    if response.status_code != expected:
+        raise RuntimeError(f"trigger failed: HTTP {response.status_code} {response.text[:300]}")
+    return response.json()["id"]
+
+
+async def wait_for_everyone(run, clients, timeout):
+    """Until every client heard the event being timed, or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if len(run.heard) >= clients:
+            return True
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        run.changed.clear()
+        try:
+            await asyncio.wait_for(run.changed.wait(), remaining)
+        except TimeoutError:
+            return False
+
+
+async def connect_all(args, ws_url, headers, run):
+    compression = None if args.no_compression else "deflate"
+    limit = asyncio.Semaphore(args.connect_concurrency)
+    clients = [Client(run) for _ in range(args.clients)]
+
+    async def open_one(client):
+        async with limit:
+            await client.open(ws_url, headers, args.url.rstrip("/"), compression)
+
+    started = time.perf_counter()
+    results = await asyncio.gather(*(open_one(c) for c in clients), return_exceptions=True)
+    wall = time.perf_counter() - started
+    progress(f"{len(clients)} clients connected in {wall:.1f} s")
+    failures = [r for r in results if isinstance(r, BaseException)]
+    return clients, failures, wall
+
+
+async def close_all(clients):
+    async def close_one(client):
+        if client.reader:
+            client.reader.cancel()
+        if client.websocket:
+            await client.websocket.close()
+
+    await asyncio.gather(*(close_one(c) for c in clients), return_exceptions=True)
+
+
+async def measure(args):
+    fd_soft_limit = raise_fd_limit(args.clients)
+    ws_url = websocket_url(args.url)
+    run = Run(TRIGGER_EVENT[args.trigger])
+    async with httpx.AsyncClient(
+        base_url=args.url.rstrip("/"), timeout=30, trust_env=False
+    ) as http:
+        token = await obtain_token(http, args)
+        http.headers["Authorization"] = f"Token {token}"
+        run_id = secrets.token_hex(4)
+        incident_id = None
+        if args.trigger == "patch":
+            incident_id = await trigger(http, args, f"fan-out bench {run_id}", None)
+
+        cpu_before_connect = cpu_seconds(args.server_pid)
+        clients, failures, connect_wall = await connect_all(
+            args, ws_url, {"Authorization": f"Token {token}"}, run
+        )
+        try:
+            if failures:
+                kinds = sorted({type(f).__name__ + ": " + str(f)[:120] for f in failures})
+                raise RuntimeError(f"{len(failures)} of {args.clients} clients failed: {kinds}")
+            connect_cpu = cpu_since(args.server_pid, cpu_before_connect)
+            await asyncio.sleep(1)  # let the last handshakes' stragglers settle
+            idle_cpu = None
+            if args.idle_seconds:
+                cpu_before_idle = cpu_seconds(args.server_pid)
+                await asyncio.sleep(args.idle_seconds)
+                idle_cpu = cpu_since(args.server_pid, cpu_before_idle)
+                progress(f"idle for {args.idle_seconds} s: server CPU {idle_cpu} s")
+            cpu_before_events = cpu_seconds(args.server_pid)
+            own_cpu_before_events = time.process_time()
+            per_event_last, every_latency, trigger_seconds, missed = [], [], [], 0
+            for round_index in range(args.rounds):
+                await asyncio.sleep(args.pause)
+                text = f"fan-out bench {run_id}, event {round_index + 1} of {args.rounds}"
+                started = run.start(text)
+                about = await trigger(http, args, text, incident_id)
+                trigger_seconds.append(time.perf_counter() - started)
+                complete = await wait_for_everyone(run, len(clients), args.event_timeout)
+                run.stop()
+                latencies = [arrived - started for arrived, _message in run.heard.values()]
+                missed += len(clients) - len(latencies)
+                envelopes = {(m["incident"], m["seq"]) for _a, m in run.heard.values()}
+                if len(envelopes) > 1 or any(i != about for i, _seq in envelopes):
+                    raise RuntimeError(f"clients disagree on the event: {envelopes}")
+                every_latency.extend(latencies)
+                progress(
+                    f"event {round_index + 1}/{args.rounds}: {len(latencies)} clients, "
+                    f"last after {max(latencies, default=math.nan) * 1000:.0f} ms"
+                )
+                if complete:
+                    per_event_last.append(max(latencies))
+            events_cpu = cpu_since(args.server_pid, cpu_before_events)
+            own_events_cpu = round(time.process_time() - own_cpu_before_events, 2)
+        finally:
+            await close_all(clients)
+
+    connect_seconds = sorted(c.connect_seconds for c in clients if c.connect_seconds)
+    return {
+        "url": args.url,
+        "clients": args.clients,
+        "rounds": args.rounds,
+        "trigger": f"{args.trigger} ({run.event_type})",
+        "compression": not args.no_compression,
+        "fd_soft_limit": fd_soft_limit,
+        "connect": {
+            "all_seconds": round(connect_wall, 2),
+            "per_client_ms": spread(connect_seconds),
+            "concurrency": args.connect_concurrency,
+        },
+        "last_client_ms": spread(per_event_last),
+        "all_clients_ms": spread(every_latency),
+        "trigger_http_ms": spread(trigger_seconds),
+        "server_cpu_seconds": {
+            "connects": connect_cpu,
+            "events": events_cpu,
+            "idle": idle_cpu,
+            "idle_seconds": args.idle_seconds,
+        },
+        # This process's own CPU for the events: on a small machine it competes with the server.
+        "client_cpu_seconds_events": own_events_cpu,
+        "events_complete": len(per_event_last),
+        "deliveries": len(every_latency),
+        "missed": missed,
+        "other_messages": run.other_messages,
+        "dropped_connections": run.dropped,
+    }
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        result = asyncio.run(asyncio.wait_for(measure(args), args.max_seconds))
+    except TimeoutError:
+        sys.exit(f"stopped after --max-seconds {args.max_seconds}")
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        connect = result["connect"]
+        print(f"url              {result['url']}  ({result['trigger']})")
+        print(
+            f"clients          {result['clients']}  (fd soft limit {result['fd_soft_limit']}, "
+            f"compression {'on' if result['compression'] else 'off'})"
+        )
+        print(
+            f"connect          all in {connect['all_seconds']} s "
+            f"({connect['concurrency']} at a time); per client to hello "
+            f"p50 {connect['per_client_ms']['p50']} ms  p99 {connect['per_client_ms']['p99']} ms"
+        )
+        for label, key in (
+            ("last client", "last_client_ms"),
+            ("all clients", "all_clients_ms"),
+            ("trigger HTTP", "trigger_http_ms"),
+        ):
+            figures = result[key]
+            print(
+                f"{label:<16} p50 {figures['p50']} ms  p99 {figures['p99']} ms  "
+                f"max {figures['max']} ms"
+            )
+        cpu = result["server_cpu_seconds"]
+        if cpu["events"] is not None:
+            print(
+                f"server CPU       {cpu['connects']} s for the connects; {cpu['events']} s for "
+                f"the {result['rounds']} events and their pauses"
+                + (
+                    f"; {cpu['idle']} s while idle for {cpu['idle_seconds']} s"
+                    if cpu["idle"] is not None
+                    else ""
+                )
+            )
+        own = result["client_cpu_seconds_events"]
+        print(f"bench CPU        {own} s for the events (this client's own)")
+        print(
+            f"events           {result['events_complete']} of {result['rounds']} reached every "
+            f"client; {result['deliveries']} deliveries, {result['missed']} missed"
+        )
+    if result["dropped_connections"]:
+        print(f"dropped          {result['dropped_connections']} connections closed under us")
+    failed = result["missed"] or result["dropped_connections"]
+    return 1 if failed or result["events_complete"] < result["rounds"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
