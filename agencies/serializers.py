@@ -57,8 +57,6 @@ class CategorySerializer(serializers.ModelSerializer):
         fields = ["code", "name", "default_priority"]
 
 
-
-
 class EscalationPolicySerializer(serializers.ModelSerializer):
     def validate_steps(self, steps):
         try:

@@ -77,7 +77,6 @@ CATEGORIES = {
 }
 
 
-
 def snapshot():
     """Every seeded row and value, to compare one seeding with the next."""
     return {
