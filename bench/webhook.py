@@ -12,17 +12,15 @@ requests (--requests) and in time (--max-seconds).
 
 import argparse
 import asyncio
-import ipaddress
 import json
 import math
 import os
 import secrets
-import socket
 import sys
 import time
-from urllib.parse import urlsplit
 
 import httpx
+from loopback import is_loopback  # bench/loopback.py (the script's own folder)
 from twilio.request_validator import RequestValidator
 
 VOICE_PATH = "/calls/twilio/voice/"
@@ -65,18 +63,6 @@ def parse_args(argv=None):
     if not is_loopback(args.url):
         parser.error(f"{args.url} is not a loopback address: this tool only loads a local server")
     return args
-
-
-def is_loopback(url):
-    """True when every address the URL's host resolves to is a loopback address."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return False
-    try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 80, proto=socket.IPPROTO_TCP)
-    except socket.gaierror:
-        return False
-    return bool(infos) and all(ipaddress.ip_address(info[4][0]).is_loopback for info in infos)
 
 
 def percentile(sorted_values, p):

@@ -20,8 +20,8 @@ from django.utils import timezone
 
 from dispatch import events, notifications
 from dispatch.incidents import (
+    assign,
     assignment_data,
-    escalation_snapshot,
     record_assignment_event,
     settle_incident_status,
 )
@@ -162,15 +162,7 @@ def reroute(assignment, index):
     backup = assignment.agency.backup_agency
     incident = assignment.incident
     if backup and backup.is_active and not ever_held(incident, backup):
-        now = timezone.now()
-        steps, first_due = escalation_snapshot(backup, now)
-        replacement = Assignment.objects.create(
-            incident=incident,
-            agency=backup,
-            created_at=now,
-            escalation_steps=steps,
-            escalate_at=first_due,
-        )
+        replacement = assign(incident, backup, timezone.now())
         record_assignment_event("assignment.created", replacement, rerouted_from=assignment.id)
     settle_incident_status(incident, None)
     return [notifications.console(assignment, index, "supervisors")]

@@ -124,12 +124,18 @@ def cancel_assignment(assignment, actor):
     record_assignment_event("assignment.cancelled", assignment, actor)
 
 
-def escalation_snapshot(agency, created_at):
-    """The agency's policy steps, copied now, and when the first one falls due."""
+def assign(incident, agency, now):
+    """Put the incident in the agency's queue, with a copy of the agency's escalation policy
+    (later edits of the policy do not touch it) and the clock started at `now`."""
     policy = agency.escalation_policy
     steps = list(policy.steps) if policy else []
-    first_due = created_at + timedelta(seconds=steps[0]["after_seconds"]) if steps else None
-    return steps, first_due
+    return Assignment.objects.create(
+        incident=incident,
+        agency=agency,
+        created_at=now,
+        escalation_steps=steps,
+        escalate_at=now + timedelta(seconds=steps[0]["after_seconds"]) if steps else None,
+    )
 
 
 def preview_routing(incident):
@@ -160,17 +166,7 @@ def dispatch(incident_id, *, actor, agencies=None):
     if not new_agencies:
         raise Conflict(_("Every chosen agency already holds this incident."))
     now = timezone.now()
-    created = []
-    for agency in new_agencies:
-        steps, first_due = escalation_snapshot(agency, now)
-        assignment = Assignment.objects.create(
-            incident=incident,
-            agency=agency,
-            created_at=now,
-            escalation_steps=steps,
-            escalate_at=first_due,
-        )
-        created.append(assignment)
+    created = [assign(incident, agency, now) for agency in new_agencies]
     if incident.status == Status.NEW:
         incident.status = Status.DISPATCHED
     incident.dispatched_at = incident.dispatched_at or now
