@@ -162,6 +162,7 @@ def wait_for_port(port, children, seconds=60):
 
 def print_banner(env, demo):
     port = env["PORT"]
+    url_flag = "" if port == "8000" else f" --url http://127.0.0.1:{port}"
     print(
         f"""
 ==============================================================
@@ -170,7 +171,7 @@ def print_banner(env, demo):
  Demo accounts (password {demo["DEMO_PASSWORD"]}):
    admin, supervisor, operator1, operator2, and one per agency:
    dpkp, psc119, bpbd, satpolpp, dishub, dinsos, dlh, dputr, rsud, polres
- Place a test call:  .venv/bin/python manage.py simulate_call --from 081234567890
+ Place a test call:  .venv/bin/python manage.py simulate_call --from 081234567890{url_flag}
  Ctrl-C stops everything.
 ==============================================================
 """,
