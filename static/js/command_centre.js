@@ -69,7 +69,7 @@ function renderCalls() {
         badge(call.status),
         call.channel === "sms" ? el("span", { className: "tag" }, "SMS") : null,
         el("div", { className: "meta" }, wib(call.started_at), incident ? ` · ${incident.reference}` : ""),
-        call.body ? el("div", { className: "sms pre" }, call.body) : null,
+        call.body ? el("div", { className: "sms pre clip", title: call.body }, call.body) : null,
       );
     }),
   );
