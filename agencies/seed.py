@@ -72,8 +72,10 @@ def seed_demo_users(password):
                 "is_superuser": role == "admin",
             },
         )
-        user.set_password(password)
-        user.save(update_fields=["password"])
+        # Re-hashing an unchanged password would sign every demo user out at each restart.
+        if not user.check_password(password):
+            user.set_password(password)
+            user.save(update_fields=["password"])
     return [username for username, _role in accounts]
 
 

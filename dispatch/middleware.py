@@ -45,3 +45,16 @@ class ContentSecurityPolicy:
         if not request.path.startswith(CSP_EXEMPT_PREFIXES):
             response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         return response
+
+
+class ConsoleLanguageFirst:
+    """The consoles speak Bahasa Indonesia unless a user picks English (cookie or session):
+    a command-centre workstation with an English browser must not switch languages on its
+    own. Django's LocaleMiddleware would follow the browser's Accept-Language."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.META.pop("HTTP_ACCEPT_LANGUAGE", None)
+        return self.get_response(request)

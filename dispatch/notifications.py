@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from calls import telephony
 from dispatch import events
@@ -75,7 +76,13 @@ def external(assignment, step, channel, body):
         return notification
     if not phone:
         notification.status = Status.FAILED
-        notification.error = "The agency has no duty phone number."
+        notification.error = gettext("The agency has no duty phone number.")
+        logger.warning(
+            "escalation step %s of assignment %s: %s has no duty phone",
+            step,
+            assignment.id,
+            assignment.agency.code,
+        )
         notification.save(update_fields=["status", "error", "updated_at"])
     else:
         transaction.on_commit(lambda: enqueue(notification.id))

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "agencies",
     "calls",
@@ -54,6 +55,7 @@ MIDDLEWARE = [
     "dispatch.middleware.RefuseOversizedBodies",
     "dispatch.middleware.ContentSecurityPolicy",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "dispatch.middleware.ConsoleLanguageFirst",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -183,6 +185,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Calls, incidents, agency assignments and their timeline.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from the pinned drf-spectacular-sidecar package, not from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # Three choice sets share the field name `status`; name each (else W001 in check --deploy).
     "ENUM_NAME_OVERRIDES": {

@@ -107,6 +107,8 @@ def demo_settings():
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(40),
         "DEMO_PASSWORD": secrets.token_urlsafe(9),
         "TWILIO_AUTH_TOKEN": secrets.token_hex(16),
+        # The demo never texts or phones anyone, even with Twilio credentials in the shell.
+        "TELEPHONY_BACKEND": "console",
     }
     missing = {key: value for key, value in generated.items() if key not in values}
     if missing:
@@ -139,6 +141,8 @@ def procfile_processes():
 
 
 def stop(processes):
+    """Stop in reverse start order: the Procfile processes first, the Redis they use last."""
+    processes = list(reversed(processes))
     for process in processes:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
@@ -196,6 +200,7 @@ def run():
         env.setdefault(key, value)
     env.setdefault("PORT", "8000")
     env.setdefault("HOST", "127.0.0.1")
+    env.setdefault("CELERY_BEAT_SCHEDULE", str(VAR / "celerybeat-schedule"))
     children = [p for p in [ensure_redis(env, "6390")] if p]
     try:
         manage(env, "migrate", "--no-input")

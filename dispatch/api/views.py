@@ -5,11 +5,13 @@ from django.db.models import Prefetch, Q
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView, RetrieveAPIView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 
 from agencies.models import Agency, Area, Category, EscalationPolicy, RoutingRule, User
 from agencies.serializers import (
@@ -68,6 +70,13 @@ def text_param(request, name):
 
 # Codes in URLs (`/agencies/DPKP/`): anything but a slash, a dot or a NUL character.
 CODE_LOOKUP_REGEX = r"[^/.\x00]+"
+
+
+class TokenView(ObtainAuthToken):
+    """`POST {"username","password"}` → `{"token"}`, with guessing slowed down per client."""
+
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "login"
 
 
 class MeView(RetrieveAPIView):

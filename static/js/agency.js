@@ -7,8 +7,8 @@ import { age, badge, byId, el, scheduler, statusLabel, timelineItem, wib } from 
 import { Alarm } from "./alarm.js";
 
 const ACTIVE = ["pending", "acknowledged", "en_route", "on_scene"];
+// Progress starts with an acknowledgement: one stray click must not close a waiting incident.
 const NEXT_STEPS = {
-  pending: ["en_route", "on_scene", "completed"],
   acknowledged: ["en_route", "on_scene", "completed"],
   en_route: ["on_scene", "completed"],
   on_scene: ["completed"],
@@ -144,10 +144,20 @@ async function act(path, body) {
   }
 }
 
+// The selected assignment if it is waiting, else the one waiting longest: pressing A always
+// answers an alarm, never a finished assignment that happens to be selected.
+function assignmentToAcknowledge() {
+  const selected = state.assignments.get(state.selectedId);
+  if (selected && selected.status === "pending") return selected;
+  return queue().find((a) => a.status === "pending");
+}
+
 function acknowledge() {
-  if (!state.selectedId) return;
+  const assignment = assignmentToAcknowledge();
+  if (!assignment) return;
   alarm.unlock();
-  act(`/api/v1/assignments/${state.selectedId}/acknowledge/`);
+  if (assignment.id !== state.selectedId) select(assignment.id);
+  act(`/api/v1/assignments/${assignment.id}/acknowledge/`);
 }
 
 function report(status) {
@@ -166,7 +176,12 @@ function bindControls() {
   document.addEventListener("keydown", (event) => {
     const item = event.target.closest?.("[data-assignment-id]");
     if (event.key === "Enter" && item) select(Number(item.dataset.assignmentId));
-    else if ((event.key === "a" || event.key === "A") && !["INPUT", "TEXTAREA", "SELECT"].includes(event.target.tagName)) acknowledge();
+    else if (
+      (event.key === "a" || event.key === "A") &&
+      !(event.ctrlKey || event.metaKey || event.altKey) &&
+      !["INPUT", "TEXTAREA", "SELECT"].includes(event.target.tagName)
+    )
+      acknowledge();
   });
   byId("acknowledge").addEventListener("click", acknowledge);
   document.querySelectorAll("[data-progress]").forEach((button) =>

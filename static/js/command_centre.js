@@ -9,7 +9,10 @@ import { age, badge, byId, el, scheduler, statusLabel, timelineItem, wib } from 
 
 const BOARD_STATUSES = ["new", "dispatched", "in_progress", "resolved"];
 const alarm = new Alarm();
-const escalations = new EscalationBoard({ onAlert: () => alarm.once() });
+const escalations = new EscalationBoard({
+  onAlert: () => alarm.once(),
+  incidentStatus: (id) => state.incidents.get(id)?.status,
+});
 
 const state = {
   calls: new Map(),
@@ -149,7 +152,12 @@ function renderPanel() {
   if (!incident) return;
   byId("detail-reference").textContent = incident.reference;
   byId("detail-status").replaceWith(Object.assign(badge(incident.status), { id: "detail-status" }));
+  const silent = [...state.assignments.values()].filter(
+    (a) => a.incident === incident.id && a.status === "cancelled" && a.escalation_level > 0,
+  );
   byId("detail-flag").hidden = !incident.unroutable;
+  byId("taken-back").hidden = !(incident.status === "new" && silent.length);
+  byId("taken-back").textContent = `${gettext("Taken back from")} ${silent.map((a) => a.agency).join(", ")}: ${gettext("they did not acknowledge in time. Choose another agency.")}`;
   const open = ["new", "dispatched", "in_progress"].includes(incident.status);
   byId("dispatch").disabled = !open;
   byId("close-incident").disabled = incident.status === "closed";
@@ -185,6 +193,9 @@ function appendTimeline(event) {
 }
 
 async function select(incidentId) {
+  if (state.selectedId !== incidentId && state.dirty) {
+    if (!window.confirm(gettext("Discard the changes you have not saved?"))) return;
+  }
   if (state.selectedId !== incidentId) state.dirty = false;
   state.selectedId = incidentId;
   state.timelineSeqs = new Set();
@@ -257,6 +268,17 @@ function overrideAgencies() {
 }
 
 async function dispatchSelected() {
+  const button = byId("dispatch");
+  if (button.disabled) return; // a second press while the first is under way
+  button.disabled = true;
+  try {
+    await saveAndDispatch();
+  } finally {
+    renderPanel();
+  }
+}
+
+async function saveAndDispatch() {
   if (!(await save())) return;
   const agencies = overrideAgencies();
   try {
@@ -394,7 +416,10 @@ async function main() {
   await loadReferenceData();
   const feed = new LiveFeed({ onEvent, onReady: loadState, onConnection: showConnection });
   feed.start();
-  setInterval(renderBoard, 15000); // ages on the board keep counting
+  setInterval(rerender, 15000); // ages on the board and the escalation panel keep counting
+  window.addEventListener("beforeunload", (event) => {
+    if (state.dirty) event.preventDefault();
+  });
 }
 
 main();

@@ -19,10 +19,24 @@ const DELIVERY_LABELS = () => ({
   failed: gettext("failed"),
 });
 
+// An assignment the escalation took back from a silent agency: the incident waits for the
+// command centre to dispatch it again.
+function rerouted(assignment) {
+  const last = assignment.escalation_steps[assignment.escalation_level - 1];
+  return assignment.status === "cancelled" && last?.action === "reroute";
+}
+
 export class EscalationBoard {
-  constructor({ onAlert }) {
+  constructor({ onAlert, incidentStatus }) {
     this.items = new Map(); // assignment id → { assignment, steps: Map, notifications: Map }
     this.onAlert = onAlert;
+    this.incidentStatus = incidentStatus;
+  }
+
+  // Waiting for the agency, or taken back and still waiting for a new dispatch.
+  needsAttention({ assignment }) {
+    if (assignment.status === "pending") return true;
+    return rerouted(assignment) && this.incidentStatus(assignment.incident) === "new";
   }
 
   entry(assignment) {
@@ -34,10 +48,10 @@ export class EscalationBoard {
 
   async load() {
     const [assignments, notifications] = await Promise.all([
-      fetchAll("/api/v1/assignments/?escalated=1&status=pending&page_size=200"),
+      fetchAll("/api/v1/assignments/?escalated=1&status=pending,cancelled&page_size=200"),
       api("/api/v1/notifications/?page_size=200"),
     ]);
-    for (const assignment of assignments) {
+    for (const assignment of assignments.filter((a) => a.status === "pending" || rerouted(a))) {
       const entry = this.entry(assignment);
       assignment.escalation_steps.slice(0, assignment.escalation_level).forEach((step, index) => {
         const due = new Date(new Date(assignment.created_at).getTime() + step.after_seconds * 1000);
@@ -65,7 +79,7 @@ export class EscalationBoard {
   }
 
   render() {
-    const open = [...this.items.values()].filter((item) => item.assignment.status === "pending");
+    const open = [...this.items.values()].filter((item) => this.needsAttention(item));
     byId("escalation-count").textContent = open.length ? String(open.length) : "";
     byId("no-escalations").hidden = open.length > 0;
     const labels = ACTION_LABELS();
@@ -82,7 +96,13 @@ export class EscalationBoard {
             el("strong", {}, assignment.incident_reference),
             ` · ${assignment.agency} · `,
             el("span", { className: "tag escalated" }, `${gettext("level")} ${assignment.escalation_level}`),
-            el("div", { className: "meta" }, `${gettext("waiting")} ${age(assignment.created_at)}`),
+            el(
+              "div",
+              { className: rerouted(assignment) ? "flag" : "meta" },
+              rerouted(assignment)
+                ? gettext("Taken back: dispatch it to another agency")
+                : `${gettext("waiting")} ${age(assignment.created_at)}`,
+            ),
             el(
               "ol",
               {},
@@ -99,7 +119,9 @@ export class EscalationBoard {
                   el(
                     "li",
                     { className: `n-${n.status}`, dataset: { channel: n.channel, status: n.status } },
-                    `${n.channel.toUpperCase()} → ${n.recipient || "—"}: ${DELIVERY_LABELS()[n.status] || n.status}${n.error ? ` (${n.error})` : ""}`,
+                    `${n.channel.toUpperCase()} → ${n.recipient || "—"}: ${DELIVERY_LABELS()[n.status] || n.status}` +
+                      (n.provider_id.startsWith("console-") ? ` (${gettext("simulated")})` : "") +
+                      (n.error ? ` (${n.error})` : ""),
                   ),
                 ),
             ),
