@@ -1,7 +1,7 @@
 // The agency console: this agency's queue. A new assignment stands out and sounds an alert
 // until someone acknowledges it; staff then report progress or decline with a reason.
 
-import { api, fetchAll } from "./api.js";
+import { api, explain, fetchAll } from "./api.js";
 import { LiveFeed, showConnection } from "./live.js";
 import { age, badge, byId, el, scheduler, statusLabel, timelineItem, wib } from "./ui.js";
 import { Alarm } from "./alarm.js";
@@ -128,9 +128,13 @@ async function select(assignmentId) {
   byId("a-errors").textContent = "";
   const assignment = state.assignments.get(assignmentId);
   rerender();
-  await ensureIncident(assignment.incident);
-  const events = await fetchAll(`/api/v1/incidents/${assignment.incident}/events/?page_size=500`);
-  if (state.selectedId === assignmentId) events.forEach(appendTimeline);
+  try {
+    await ensureIncident(assignment.incident);
+    const events = await fetchAll(`/api/v1/incidents/${assignment.incident}/events/?page_size=500`);
+    if (state.selectedId === assignmentId) events.forEach(appendTimeline);
+  } catch (error) {
+    byId("a-errors").textContent = explain(error);
+  }
   rerender();
 }
 
@@ -140,7 +144,9 @@ async function act(path, body) {
     upsert(state.assignments, await api(path, { method: "POST", body }));
     rerender();
   } catch (error) {
-    byId("a-errors").textContent = error.message;
+    byId("a-errors").textContent = explain(error, (field) =>
+      field === "note" ? byId("a-note").closest("label").firstChild.textContent.trim() : field,
+    );
   }
 }
 

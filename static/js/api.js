@@ -12,14 +12,32 @@ export class ApiError extends Error {
     this.data = data;
   }
 
-  // "field: message" lines, so the operator sees which input to fix.
-  static describe(status, data) {
+  // "field: message" lines, so the operator sees which input to fix; `labelFor` turns the
+  // API's field names into the labels on the screen.
+  static describe(status, data, labelFor = (field) => field) {
     if (!data || typeof data !== "object") return `HTTP ${status}`;
     if (data.detail) return String(data.detail);
     return Object.entries(data)
-      .map(([field, messages]) => `${field}: ${[].concat(messages).join(" ")}`)
+      .map(([field, messages]) => `${labelFor(field)}: ${[].concat(messages).join(" ")}`)
       .join("\n");
   }
+
+  explain(labelFor) {
+    return ApiError.describe(this.status, this.data, labelFor);
+  }
+}
+
+// The visible label of the form field that sends `field` (for error messages).
+export function labelIn(form, field, aliases = {}) {
+  const input = form.querySelector(`[name="${aliases[field] || field}"]`);
+  const label = input?.closest("label");
+  return label ? label.firstChild.textContent.trim() : field;
+}
+
+// What went wrong, for people: labelled field errors, or a plain "no connection".
+export function explain(error, labelFor) {
+  if (error instanceof ApiError) return error.explain(labelFor);
+  return gettext("No connection to the server. Try again in a moment.");
 }
 
 export async function api(path, { method = "GET", body } = {}) {

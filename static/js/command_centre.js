@@ -1,7 +1,7 @@
 // The command-centre console: live calls, the incident board, and the incident panel where an
 // operator classifies, fills in and dispatches an incident.
 
-import { api, fetchAll } from "./api.js";
+import { api, explain, fetchAll, labelIn } from "./api.js";
 import { Alarm } from "./alarm.js";
 import { EscalationBoard } from "./escalations.js";
 import { LiveFeed, showConnection } from "./live.js";
@@ -201,9 +201,13 @@ async function select(incidentId) {
   state.timelineSeqs = new Set();
   byId("timeline").replaceChildren();
   render();
-  if (!state.incidents.has(incidentId)) storeIncident(await api(`/api/v1/incidents/${incidentId}/`));
-  const events = await fetchAll(`/api/v1/incidents/${incidentId}/events/?page_size=500`);
-  if (state.selectedId === incidentId) events.forEach(appendTimeline);
+  try {
+    if (!state.incidents.has(incidentId)) storeIncident(await api(`/api/v1/incidents/${incidentId}/`));
+    const events = await fetchAll(`/api/v1/incidents/${incidentId}/events/?page_size=500`);
+    if (state.selectedId === incidentId) events.forEach(appendTimeline);
+  } catch (error) {
+    byId("form-errors").textContent = explainForm(error);
+  }
   render();
   refreshPreview();
 }
@@ -241,7 +245,7 @@ async function refreshPreview() {
     });
     state.preview = preview.agencies;
   } catch (error) {
-    byId("routing-preview").textContent = error.message;
+    byId("routing-preview").textContent = explainForm(error);
   }
 }
 
@@ -254,9 +258,13 @@ async function save() {
     rerender();
     return true;
   } catch (error) {
-    byId("form-errors").textContent = error.message;
+    byId("form-errors").textContent = explainForm(error);
     return false;
   }
+}
+
+function explainForm(error) {
+  return explain(error, (field) => labelIn(byId("incident-form"), field, { area: "kelurahan" }));
 }
 
 function overrideAgencies() {
@@ -290,7 +298,7 @@ async function saveAndDispatch() {
     if (incident.unroutable) byId("form-errors").textContent = gettext("No routing rule matched: choose the agencies.");
     rerender();
   } catch (error) {
-    byId("form-errors").textContent = error.message;
+    byId("form-errors").textContent = explainForm(error);
   }
 }
 
@@ -300,7 +308,7 @@ async function classify(value) {
   try {
     upsert(state.calls, await api(`/api/v1/calls/${call.id}/`, { method: "PATCH", body: { classification: value } }));
   } catch (error) {
-    byId("form-errors").textContent = error.message;
+    byId("form-errors").textContent = explainForm(error);
   }
 }
 
@@ -309,7 +317,7 @@ async function closeSelected() {
     storeIncident(await api(`/api/v1/incidents/${state.selectedId}/`, { method: "PATCH", body: { status: "closed" } }));
     rerender();
   } catch (error) {
-    byId("form-errors").textContent = error.message;
+    byId("form-errors").textContent = explainForm(error);
   }
 }
 
