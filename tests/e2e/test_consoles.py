@@ -74,7 +74,6 @@ def test_call_is_dispatched_and_acknowledged_live(console, live):
     expect(queued).to_have_attribute("data-status", "pending")
     expect(dpkp.locator("body")).to_have_attribute("data-alerting", "true")
     dpkp.wait_for_function("Number(document.body.dataset.beeps || 0) > 0")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     dpkp.screenshot(path=SCREENSHOTS / "agency-console.png")
 
     queued.click()
