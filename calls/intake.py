@@ -100,8 +100,7 @@ def apply_status_callback(params):
     status = params.get("CallStatus", "")
     if status not in CALL_STATUS_RANK:
         return None
-    call, _created = receive_call(params)
-    call = Call.objects.select_for_update().get(pk=call.pk)
+    call, _created = receive_call(params)  # locked by receive_call for this transaction
     at = twilio_time(params)
     changed = set()
     if status == "in-progress" and call.answered_at is None:

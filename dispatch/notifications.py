@@ -18,6 +18,7 @@ from django.utils.translation import gettext
 
 from calls import telephony
 from dispatch import events
+from dispatch.api.serializers import NotificationSerializer
 from dispatch.models import Notification
 
 logger = logging.getLogger(__name__)
@@ -37,18 +38,8 @@ def backoff(attempts):
 
 
 def summary(notification):
-    return {
-        "id": notification.id,
-        "assignment": notification.assignment_id,
-        "step": notification.step,
-        "channel": notification.channel,
-        "recipient": notification.recipient,
-        "status": notification.status,
-        "attempts": notification.attempts,
-        "provider_id": notification.provider_id,
-        "error": notification.error,
-        "sent_at": notification.sent_at.isoformat() if notification.sent_at else None,
-    }
+    """The notification as the API shows it, for timeline events."""
+    return NotificationSerializer(notification).data
 
 
 def console(assignment, step, recipient):

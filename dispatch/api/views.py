@@ -59,6 +59,14 @@ def filter_choices(queryset, request, field, choices):
     return queryset.filter(**{f"{field}__in": values})
 
 
+def id_param(request, name):
+    """An optional `?name=<id>` filter: a whole number or a 400 naming the parameter."""
+    value = request.query_params.get(name)
+    if value is not None and not value.isdecimal():
+        raise ValidationError({name: ["Must be a whole number (an id)."]})
+    return value
+
+
 def text_param(request, name):
     """A free-text query parameter. PostgreSQL refuses a NUL character in text, so one is a 400
     here instead of a 500 from the database."""
@@ -297,9 +305,7 @@ class AssignmentViewSet(viewsets.ReadOnlyModelViewSet):
         queryset = filter_choices(queryset, self.request, "status", Assignment.Status.values)
         if agency := text_param(self.request, "agency"):
             queryset = queryset.filter(agency__code=agency)
-        if incident := self.request.query_params.get("incident"):
-            if not incident.isdecimal():
-                raise ValidationError({"incident": ["Must be an incident id."]})
+        if incident := id_param(self.request, "incident"):
             # On the pk itself, not the FK column: an id beyond the integer range matches
             # nothing instead of overflowing SQLite.
             queryset = queryset.filter(incident__pk=incident)
@@ -346,9 +352,7 @@ class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
             "assignment__agency"
         )
         queryset = filter_choices(queryset, self.request, "status", Notification.Status.values)
-        if assignment := self.request.query_params.get("assignment"):
-            if not assignment.isdecimal():
-                raise ValidationError({"assignment": ["Must be an assignment id."]})
+        if assignment := id_param(self.request, "assignment"):
             queryset = queryset.filter(assignment__pk=assignment)  # see AssignmentViewSet
         return queryset.order_by("-id")
 
@@ -374,9 +378,7 @@ class EventReplayView(GenericAPIView):
         responses=EventEnvelopeSerializer(many=True),
     )
     def get(self, request):
-        after = request.query_params.get("after", "0")
-        if not after.isdecimal():
-            raise ValidationError({"after": ["Must be a whole number (a seq)."]})
+        after = id_param(request, "after") or "0"
         timeline = visibility.events_for(
             request.user, IncidentEvent.objects.filter(id__gt=int(after))
         ).select_related("actor")

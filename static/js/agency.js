@@ -3,7 +3,8 @@
 
 import { api, explain, fetchAll } from "./api.js";
 import { LiveFeed, showConnection } from "./live.js";
-import { age, badge, byId, el, scheduler, statusLabel, timelineItem, wib } from "./ui.js";
+import { storeIncident, Timeline, upsert } from "./store.js";
+import { age, badge, byId, el, scheduler, wib } from "./ui.js";
 import { Alarm } from "./alarm.js";
 
 const ACTIVE = ["pending", "acknowledged", "en_route", "on_scene"];
@@ -20,21 +21,9 @@ const state = {
   areas: new Map(),
   categories: new Map(),
   selectedId: null,
-  timelineSeqs: new Set(),
 };
 const alarm = new Alarm();
-
-function upsert(map, object) {
-  const current = map.get(object.id);
-  if (current && current.updated_at && object.updated_at && current.updated_at > object.updated_at) return;
-  map.set(object.id, { ...current, ...object });
-}
-
-function storeIncident(incident) {
-  const { assignments, ...summary } = incident;
-  upsert(state.incidents, summary);
-  (assignments || []).forEach((assignment) => upsert(state.assignments, assignment));
-}
+const timeline = new Timeline();
 
 function areaLabel(code) {
   const area = state.areas.get(code);
@@ -48,7 +37,7 @@ function categoryLabel(code) {
 }
 
 async function ensureIncident(id) {
-  if (!state.incidents.has(id)) storeIncident(await api(`/api/v1/incidents/${id}/`));
+  if (!state.incidents.has(id)) storeIncident(state, await api(`/api/v1/incidents/${id}/`));
 }
 
 function queue() {
@@ -115,23 +104,16 @@ const rerender = scheduler(() => {
   renderPanel();
 });
 
-function appendTimeline(event) {
-  if (state.timelineSeqs.has(event.seq)) return;
-  state.timelineSeqs.add(event.seq);
-  byId("timeline").append(timelineItem(event));
-}
-
 async function select(assignmentId) {
   state.selectedId = assignmentId;
-  state.timelineSeqs = new Set();
-  byId("timeline").replaceChildren();
+  timeline.clear();
   byId("a-errors").textContent = "";
   const assignment = state.assignments.get(assignmentId);
   rerender();
   try {
     await ensureIncident(assignment.incident);
     const events = await fetchAll(`/api/v1/incidents/${assignment.incident}/events/?page_size=500`);
-    if (state.selectedId === assignmentId) events.forEach(appendTimeline);
+    if (state.selectedId === assignmentId) events.forEach((event) => timeline.add(event));
   } catch (error) {
     byId("a-errors").textContent = explain(error);
   }
@@ -213,20 +195,20 @@ async function loadState() {
   const assignments = await fetchAll(`/api/v1/assignments/?status=${ACTIVE.join(",")}&page_size=200`);
   assignments.forEach((a) => upsert(state.assignments, a));
   const incidents = await fetchAll("/api/v1/incidents/?open=1&page_size=200");
-  incidents.forEach(storeIncident);
+  incidents.forEach((incident) => storeIncident(state, incident));
   rerender();
   selectFromLink();
 }
 
 function onEvent(envelope) {
   const data = envelope.data || {};
-  if (data.incident) storeIncident(data.incident);
+  if (data.incident) storeIncident(state, data.incident);
   if (data.assignment) {
     upsert(state.assignments, data.assignment);
     ensureIncident(data.assignment.incident).then(rerender);
   }
   const selected = state.assignments.get(state.selectedId);
-  if (selected && envelope.incident === selected.incident) appendTimeline(envelope);
+  if (selected && envelope.incident === selected.incident) timeline.add(envelope);
   rerender();
 }
 

@@ -5,10 +5,12 @@ import { api, explain, fetchAll, labelIn } from "./api.js";
 import { Alarm } from "./alarm.js";
 import { EscalationBoard } from "./escalations.js";
 import { LiveFeed, showConnection } from "./live.js";
-import { age, badge, byId, el, scheduler, statusLabel, timelineItem, wib } from "./ui.js";
+import { storeIncident, Timeline, upsert } from "./store.js";
+import { age, badge, byId, el, scheduler, statusLabel, wib } from "./ui.js";
 
 const BOARD_STATUSES = ["new", "dispatched", "in_progress", "resolved"];
 const alarm = new Alarm();
+const timeline = new Timeline();
 const escalations = new EscalationBoard({
   onAlert: () => alarm.once(),
   incidentStatus: (id) => state.incidents.get(id)?.status,
@@ -24,23 +26,7 @@ const state = {
   kelurahan: [],
   selectedId: null,
   dirty: false,
-  timelineSeqs: new Set(),
 };
-
-// Keep whichever copy of an object is newer: a replayed old event must not undo a fresh fetch.
-function upsert(map, object) {
-  const current = map.get(object.id);
-  if (current && current.updated_at && object.updated_at && current.updated_at > object.updated_at) {
-    return;
-  }
-  map.set(object.id, { ...current, ...object });
-}
-
-function storeIncident(incident) {
-  const { assignments, ...summary } = incident;
-  upsert(state.incidents, summary);
-  (assignments || []).forEach((assignment) => upsert(state.assignments, assignment));
-}
 
 function byUrgency(a, b) {
   return (a.priority || 9) - (b.priority || 9) || a.created_at.localeCompare(b.created_at);
@@ -186,25 +172,18 @@ function render() {
 }
 const rerender = scheduler(render);
 
-function appendTimeline(event) {
-  if (state.timelineSeqs.has(event.seq)) return;
-  state.timelineSeqs.add(event.seq);
-  byId("timeline").append(timelineItem(event));
-}
-
 async function select(incidentId) {
   if (state.selectedId !== incidentId && state.dirty) {
     if (!window.confirm(gettext("Discard the changes you have not saved?"))) return;
   }
   if (state.selectedId !== incidentId) state.dirty = false;
   state.selectedId = incidentId;
-  state.timelineSeqs = new Set();
-  byId("timeline").replaceChildren();
+  timeline.clear();
   render();
   try {
-    if (!state.incidents.has(incidentId)) storeIncident(await api(`/api/v1/incidents/${incidentId}/`));
+    if (!state.incidents.has(incidentId)) storeIncident(state, await api(`/api/v1/incidents/${incidentId}/`));
     const events = await fetchAll(`/api/v1/incidents/${incidentId}/events/?page_size=500`);
-    if (state.selectedId === incidentId) events.forEach(appendTimeline);
+    if (state.selectedId === incidentId) events.forEach((event) => timeline.add(event));
   } catch (error) {
     byId("form-errors").textContent = explainForm(error);
   }
@@ -253,7 +232,7 @@ async function save() {
   const id = state.selectedId;
   byId("form-errors").textContent = "";
   try {
-    storeIncident(await api(`/api/v1/incidents/${id}/`, { method: "PATCH", body: formValues() }));
+    storeIncident(state, await api(`/api/v1/incidents/${id}/`, { method: "PATCH", body: formValues() }));
     state.dirty = false;
     rerender();
     return true;
@@ -294,7 +273,7 @@ async function saveAndDispatch() {
       method: "POST",
       body: agencies ? { agencies } : {},
     });
-    storeIncident(incident);
+    storeIncident(state, incident);
     if (incident.unroutable) byId("form-errors").textContent = gettext("No routing rule matched: choose the agencies.");
     rerender();
   } catch (error) {
@@ -314,7 +293,7 @@ async function classify(value) {
 
 async function closeSelected() {
   try {
-    storeIncident(await api(`/api/v1/incidents/${state.selectedId}/`, { method: "PATCH", body: { status: "closed" } }));
+    storeIncident(state, await api(`/api/v1/incidents/${state.selectedId}/`, { method: "PATCH", body: { status: "closed" } }));
     rerender();
   } catch (error) {
     byId("form-errors").textContent = explainForm(error);
@@ -404,7 +383,7 @@ async function loadState() {
     api("/api/v1/incidents/?status=resolved&page_size=30"),
   ]);
   calls.results.forEach((call) => upsert(state.calls, call));
-  [...open, ...resolved.results].forEach(storeIncident);
+  [...open, ...resolved.results].forEach((incident) => storeIncident(state, incident));
   await escalations.load();
   render();
 }
@@ -412,10 +391,10 @@ async function loadState() {
 function onEvent(envelope) {
   const data = envelope.data || {};
   if (data.call) upsert(state.calls, data.call);
-  if (data.incident) storeIncident(data.incident);
+  if (data.incident) storeIncident(state, data.incident);
   if (data.assignment) upsert(state.assignments, data.assignment);
   escalations.apply(envelope);
-  if (envelope.incident && envelope.incident === state.selectedId) appendTimeline(envelope);
+  if (envelope.incident && envelope.incident === state.selectedId) timeline.add(envelope);
   rerender();
 }
 
