@@ -1,5 +1,9 @@
+import functools
+
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
+
+from calls.telephony import softphone_configured
 
 
 class RefuseOversizedBodies:
@@ -20,19 +24,80 @@ class RefuseOversizedBodies:
 
 # The consoles run no inline script and load nothing from elsewhere, so a strict policy holds.
 # The Swagger UI page loads its assets from a CDN and is left out.
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
+STRICT_DIRECTIVES = (
+    ("default-src", "'self'"),
+    ("script-src", "'self'"),
+    ("style-src", "'self'"),
+    ("img-src", "'self' data:"),
+    ("connect-src", "'self'"),
+    ("object-src", "'none'"),
+    ("base-uri", "'self'"),
+    ("form-action", "'self'"),
+    ("frame-ancestors", "'none'"),
 )
+
+# What the vendored Twilio Voice JS SDK 2.18.5 (static/vendor/twilio-voice-sdk/) reaches, read
+# from its source (its `regions` and `constants` modules). The SDK itself needs no eval, so
+# script-src stays 'self'. WebRTC media and TURN are not governed by CSP.
+#
+# Signalling websocket, wss://voice-js.<edge>.twilio.com/signal. It first connects to the
+# "roaming" edge, then reconnects to the edge Twilio names in its reply, so every edge in the
+# SDK's `Edge` list is allowed. (CSP wildcards only cover a leftmost label, so
+# voice-js.*.twilio.com cannot be written.)
+TWILIO_EDGES = (
+    "roaming",
+    "ashburn",
+    "dublin",
+    "frankfurt",
+    "sao-paulo",
+    "singapore",
+    "sydney",
+    "tokyo",
+    "umatilla",
+    "ashburn-ix",
+    "frankfurt-ix",
+    "london-ix",
+    "san-jose-ix",
+    "singapore-ix",
+    "sydney-ix",
+    "tokyo-ix",
+)
+# Insights events: HTTPS POSTs to eventgw.twilio.com until registration, then to
+# eventgw.<home>.twilio.com for the account's home region (Twilio's regions: us1, ie1, au1).
+# Losing them only loses call-quality reporting, never a call.
+TWILIO_EVENT_GATEWAYS = (
+    "eventgw.twilio.com",
+    "eventgw.us1.twilio.com",
+    "eventgw.ie1.twilio.com",
+    "eventgw.au1.twilio.com",
+)
+# Ringtones and other call sounds: https://sdk.twilio.com/js/client/sounds/releases/1.0.0/*.mp3,
+# fetched with XMLHttpRequest into Web Audio (connect-src), or played by an <audio> element
+# where Web Audio is missing (media-src).
+TWILIO_SOUNDS = "https://sdk.twilio.com"
+
+SOFTPHONE_SOURCES = {
+    "connect-src": (
+        *(f"wss://voice-js.{edge}.twilio.com" for edge in TWILIO_EDGES),
+        *(f"https://{host}" for host in TWILIO_EVENT_GATEWAYS),
+        TWILIO_SOUNDS,
+    ),
+    "media-src": ("'self'", TWILIO_SOUNDS),
+}
+
+
+@functools.cache
+def content_security_policy(softphone):
+    """The policy, built once per process for each of its two forms. Without the softphone it
+    is the strict one exactly."""
+    directives = dict(STRICT_DIRECTIVES)
+    if softphone:
+        for name, sources in SOFTPHONE_SOURCES.items():
+            directives[name] = " ".join(filter(None, (directives.get(name), *sources)))
+    return "; ".join(f"{name} {sources}" for name, sources in directives.items())
+
+
+CONTENT_SECURITY_POLICY = content_security_policy(softphone=False)
 CSP_EXEMPT_PREFIXES = ("/api/docs/",)
 
 
@@ -43,7 +108,10 @@ class ContentSecurityPolicy:
     def __call__(self, request):
         response = self.get_response(request)
         if not request.path.startswith(CSP_EXEMPT_PREFIXES):
-            response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+            # Settings are read per request (override_settings in tests applies); the policy
+            # string itself is built once per process.
+            policy = content_security_policy(softphone_configured())
+            response.headers.setdefault("Content-Security-Policy", policy)
         return response
 
 
