@@ -184,6 +184,12 @@ class User(AbstractUser):
         Agency, null=True, blank=True, on_delete=models.PROTECT, related_name="staff"
     )
     phone = models.CharField(max_length=20, blank=True)
+    answer_device = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Where a picked-up 112 caller rings this operator: an E.164 number or a "
+        "sip: address. Empty: the browser softphone.",
+    )
 
     objects = DispatchUserManager()
 
@@ -196,6 +202,11 @@ class User(AbstractUser):
                 name="user_agency_only_for_staff",
             )
         ]
+
+    @property
+    def softphone_identity(self):
+        """The client name this user's browser softphone registers as with Twilio."""
+        return f"operator_{self.pk}"
 
     @property
     def is_command_centre(self):

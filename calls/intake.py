@@ -49,6 +49,7 @@ def receive_call(params, channel=Call.Channel.VOICE):
             "to_number": to_e164_or_raw(params.get("To", "")),
             "status": params.get("CallStatus") or "ringing",
             "started_at": timezone.now(),
+            "queue_state": Call.QueueState.WAITING if channel == Call.Channel.VOICE else None,
         },
     )
     if call.incident_id is None:
@@ -119,10 +120,53 @@ def apply_status_callback(params):
     if is_newer(call, status, sequence):
         call.status, call.status_sequence = status, sequence
         changed |= {"status", "status_sequence"}
+    if status in FINAL_CALL_STATUSES and call.queue_state not in (None, Call.QueueState.ENDED):
+        end_in_queue(call)
+        changed |= {"queue_state", "abandoned", "missed", "wait_seconds"}
     if changed:
-        call.save(update_fields=sorted(changed))
+        call.save(update_fields=sorted(changed | {"updated_at"}))
         record_call_event("call.updated", call)
     return call
+
+
+# QueueResult values after which the caller never reached anybody (CONTRACT §9).
+ABANDONING_RESULTS = frozenset({"hangup", "error", "system-error"})
+
+
+@transaction.atomic
+def left_queue(params):
+    """Twilio's `<Enqueue action>`: how the caller left the operators' queue. A call we never
+    recorded (the intake had failed over to Twilio's queue) is recorded now: nobody is lost."""
+    call, _created = receive_call(params)
+    call.queue_result = params.get("QueueResult", "")[:32]
+    held = call.queue_state in (Call.QueueState.CONNECTING, Call.QueueState.CONNECTED)
+    if call.queue_result in ABANDONING_RESULTS and not held:
+        queue_time = params.get("QueueTime", "")
+        mark_abandoned(call, int(queue_time) if queue_time.isdecimal() else None)
+        if call.queue_result == "hangup":
+            call.queue_state = Call.QueueState.ENDED
+    call.save()
+    record_call_event("call.updated", call)
+    return call
+
+
+def mark_abandoned(call, wait_seconds=None):
+    """The caller never reached anybody: missed until somebody settles it (`answering`)."""
+    if call.abandoned:
+        return
+    call.abandoned = call.missed = True
+    if wait_seconds is None:
+        wait_seconds = max(0, int((timezone.now() - call.started_at).total_seconds()))
+    call.wait_seconds = wait_seconds
+
+
+def end_in_queue(call):
+    """The call is over (final status callback): a caller who never talked to an operator is
+    missed, whatever became of the queue's own callback; a call-back that never connected too
+    stays unsettled (its missed call keeps `missed`)."""
+    if call.direction == Call.Direction.INBOUND and call.queue_state != Call.QueueState.CONNECTED:
+        mark_abandoned(call)
+    call.queue_state = Call.QueueState.ENDED
 
 
 @transaction.atomic
@@ -134,7 +178,7 @@ def classify(call_id, classification, *, actor):
     if call.classification == classification:
         return call
     call.classification = classification
-    call.save(update_fields=["classification"])
+    call.save(update_fields=["classification", "updated_at"])
     record_call_event("call.updated", call, actor)
     if call.incident_id and classification is not None:
         settle_after_classification(call.incident_id, classification, actor)

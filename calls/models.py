@@ -1,6 +1,9 @@
-"""Telephony records: every 112 call (and, later, SMS) that reached the platform."""
+"""Telephony records: every 112 call and SMS that reached the platform, and the calls the
+command centre placed back to callers."""
 
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 # Twilio's call statuses, in the order a call lives through them. A status callback that
@@ -31,7 +34,25 @@ class Call(models.Model):
         PRANK = "prank", _("Prank")
         INFO = "info", _("Information request")
 
+    class Direction(models.TextChoices):
+        INBOUND = "inbound", _("Inbound")
+        OUTBOUND = "outbound", _("Outbound (call-back)")
+
+    class QueueState(models.TextChoices):
+        # A voice caller's way to a person (CONTRACT §9). Null for SMS and call-backs.
+        WAITING = "waiting", _("Waiting")
+        CONNECTING = "connecting", _("Connecting")
+        CONNECTED = "connected", _("Connected")
+        ENDED = "ended", _("Ended")
+
+    class Settlement(models.TextChoices):
+        # How a missed call stopped being missed; the call keeps `abandoned` for the KPIs.
+        CALLBACK = "callback", _("Called back")
+        CALLED_AGAIN = "called_again", _("Called again and was picked up")
+        RESOLVED = "resolved", _("Resolved by an operator")
+
     sid = models.CharField(max_length=64, unique=True)
+    direction = models.CharField(max_length=8, choices=Direction.choices, default=Direction.INBOUND)
     channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.VOICE)
     from_number = models.CharField(max_length=32, db_index=True)
     to_number = models.CharField(max_length=32, blank=True)
@@ -50,9 +71,46 @@ class Call(models.Model):
     incident = models.ForeignKey(
         "dispatch.Incident", null=True, blank=True, on_delete=models.SET_NULL, related_name="calls"
     )
+    queue_state = models.CharField(max_length=12, choices=QueueState.choices, null=True, blank=True)
+    # Twilio's QueueResult when the caller left the queue (hangup, bridged, redirected, …).
+    queue_result = models.CharField(max_length=32, blank=True)
+    picked_up_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    picked_up_at = models.DateTimeField(null=True, blank=True)
+    # The operator's leg of the bridge (Twilio), so a release can end it and requeue the caller.
+    operator_leg_sid = models.CharField(max_length=64, blank=True)
+    # From arrival to pick-up, or to abandonment: the NENA answer-time figure's raw data.
+    wait_seconds = models.PositiveIntegerField(null=True, blank=True)
+    # The caller left the queue before reaching anybody. Kept for the reports after settling.
+    abandoned = models.BooleanField(default=False)
+    # Abandoned and not yet settled: every operator sees it until somebody settles it.
+    missed = models.BooleanField(default=False)
+    missed_settlement = models.CharField(max_length=16, choices=Settlement.choices, blank=True)
+    missed_settled_at = models.DateTimeField(null=True, blank=True)
+    missed_reason = models.CharField(max_length=300, blank=True)
+    callback_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="callbacks"
+    )
+    # Set on every change, `update()`s included: the consoles keep the newer copy of a call.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-started_at", "-id"]
+        indexes = [
+            # caller_history: a number's calls of the last 90 days.
+            models.Index(fields=["from_number", "started_at"], name="call_number_started"),
+            models.Index(
+                fields=["queue_state"],
+                name="call_queue_live",
+                condition=Q(queue_state__in=["waiting", "connecting", "connected"]),
+            ),
+            models.Index(fields=["started_at"], name="call_missed", condition=Q(missed=True)),
+        ]
 
     def __str__(self):
         return f"{self.sid} {self.from_number} {self.status}"

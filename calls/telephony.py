@@ -1,62 +1,134 @@
-"""The telephony gateway: how the platform sends an SMS or places a call (CONTRACT §2,
-TELEPHONY_BACKEND). `console` logs and sends nothing — the default without Twilio credentials;
-`twilio` uses the SDK's Client. Tests give the Twilio backend a fake `http_client`."""
+"""The telephony gateway: how the platform sends an SMS, places a call or hands a queued caller
+to an operator (CONTRACT §2, §9; TELEPHONY_BACKEND). `console` logs and sends nothing — the
+default without Twilio credentials — and its operator bridges connect at once; `twilio` uses the
+SDK's Client. Tests give the Twilio backend a fake `http_client`."""
 
 import logging
+import threading
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
+from django.utils import timezone
 from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.jwt.access_token import AccessToken
+from twilio.jwt.access_token.grants import VoiceGrant
 from twilio.rest import Client
 
 logger = logging.getLogger("dispatch.telephony")
 
 
-class TransientSendError(Exception):
+class TelephonyError(Exception):
+    """The provider could not do it now (answered 503 by the API)."""
+
+
+class TransientSendError(TelephonyError):
     """Worth another try later: the network, a timeout, a 5xx or 429 from the provider."""
 
 
-class PermanentSendError(Exception):
+class PermanentSendError(TelephonyError):
     """Retrying will not help: a bad number, missing configuration, a 4xx."""
+
+
+class NotInQueue(PermanentSendError):
+    """The caller is no longer waiting in the queue (hung up, or already taken out)."""
 
 
 class ConsoleGateway:
     name = "console"
+    # Nothing rings anywhere, so a pick-up or a call-back is a connected call at once (demo).
+    connects_at_once = True
 
     def send_sms(self, to, body):
         logger.info("SMS to %s: %s", to, body)
         return f"console-{uuid.uuid4().hex[:16]}"
 
-    def place_call(self, to, twiml_url):
+    def place_call(self, to, twiml_url, status_url=None):
         logger.info("CALL to %s, TwiML at %s", to, twiml_url)
         return f"console-{uuid.uuid4().hex[:16]}"
+
+    def bridge_to_operator(self, call_sid, twiml_url):
+        logger.info("BRIDGE queued caller %s, TwiML at %s", call_sid, twiml_url)
+
+    def hang_up(self, call_sid):
+        logger.info("HANG UP %s", call_sid)
 
 
 class TwilioGateway:
     name = "twilio"
+    connects_at_once = False
 
     def __init__(self, http_client=None):
         if not (settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN):
             raise PermanentSendError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are required")
-        if not settings.TWILIO_FROM_NUMBER:
-            raise PermanentSendError("TWILIO_FROM_NUMBER is required to send")
         self.client = Client(
             settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, http_client=http_client
         )
 
+    def caller_id(self):
+        if not settings.TWILIO_FROM_NUMBER:
+            raise PermanentSendError("TWILIO_FROM_NUMBER is required to send")
+        return settings.TWILIO_FROM_NUMBER
+
     def send_sms(self, to, body):
         with translated_errors():
-            message = self.client.messages.create(
-                to=to, from_=settings.TWILIO_FROM_NUMBER, body=body
-            )
+            message = self.client.messages.create(to=to, from_=self.caller_id(), body=body)
         return message.sid
 
-    def place_call(self, to, twiml_url):
+    def place_call(self, to, twiml_url, status_url=None):
+        extra = {"status_callback": status_url, "status_callback_method": "POST"}
         with translated_errors():
             call = self.client.calls.create(
-                to=to, from_=settings.TWILIO_FROM_NUMBER, url=twiml_url, method="POST"
+                to=to,
+                from_=self.caller_id(),
+                url=twiml_url,
+                method="POST",
+                **(extra if status_url else {}),
             )
         return call.sid
+
+    def bridge_to_operator(self, call_sid, twiml_url):
+        """Take exactly this caller out of the operators' queue to `twiml_url`. The Queue
+        Members API only moves a call that is still waiting in our queue; redirecting the call
+        itself (`calls(sid).update`) would also snatch a caller already talking to someone."""
+        queue_sid = self.queue_sid()
+        try:
+            with translated_errors():
+                self.client.queues(queue_sid).members(call_sid).update(url=twiml_url, method="POST")
+        except PermanentSendError as error:
+            if isinstance(error.__cause__, TwilioRestException) and error.__cause__.status == 404:
+                raise NotInQueue(str(error)) from error.__cause__
+            raise
+
+    def hang_up(self, call_sid):
+        """End one call leg (the operator's side of a bridge: the caller goes back to the
+        queue through the bridge's `<Dial action>`)."""
+        with translated_errors():
+            self.client.calls(call_sid).update(status="completed")
+
+    def queue_sid(self):
+        """The operators' queue, created with the centre's MaxSize the first time it is needed
+        (`<Enqueue>` would otherwise create it with Twilio's default size)."""
+        key = (settings.TWILIO_ACCOUNT_SID, settings.OPERATOR_QUEUE_NAME)
+        with QUEUE_SIDS_LOCK:
+            if key not in QUEUE_SIDS:
+                QUEUE_SIDS[key] = self.ensure_queue()
+            return QUEUE_SIDS[key]
+
+    def ensure_queue(self):
+        name, size = settings.OPERATOR_QUEUE_NAME, settings.OPERATOR_QUEUE_MAX_SIZE
+        with translated_errors():
+            for queue in self.client.queues.list():
+                if queue.friendly_name == name:
+                    if queue.max_size != size:
+                        self.client.queues(queue.sid).update(max_size=size)
+                    return queue.sid
+            return self.client.queues.create(friendly_name=name, max_size=size).sid
+
+
+# Queue SIDs never change once created; one look-up per process.
+QUEUE_SIDS = {}
+QUEUE_SIDS_LOCK = threading.Lock()
 
 
 class translated_errors:  # noqa: N801 (used as a context manager)
@@ -85,3 +157,50 @@ def gateway():
     if settings.TELEPHONY_BACKEND == "twilio":
         return TwilioGateway(http_client=TWILIO_HTTP_CLIENT)
     return ConsoleGateway()
+
+
+def caller_id_for_display():
+    """What a call-back shows as its `from_number`: the platform's caller id."""
+    return settings.TWILIO_FROM_NUMBER or "112"
+
+
+def public_url(path):
+    """An absolute URL Twilio can fetch. Twilio needs PUBLIC_BASE_URL; the console backend
+    only logs the URL, so a relative one does there."""
+    if settings.TELEPHONY_BACKEND == "twilio" and not settings.PUBLIC_BASE_URL:
+        raise PermanentSendError("PUBLIC_BASE_URL is required for Twilio to reach the platform")
+    return f"{settings.PUBLIC_BASE_URL}{path}"
+
+
+SOFTPHONE_SETTINGS = (
+    "TWILIO_ACCOUNT_SID",
+    "TWILIO_API_KEY_SID",
+    "TWILIO_API_KEY_SECRET",
+    "TWILIO_TWIML_APP_SID",
+)
+
+
+def softphone_configured():
+    return all(getattr(settings, name) for name in SOFTPHONE_SETTINGS)
+
+
+def missing_softphone_settings():
+    return [name for name in SOFTPHONE_SETTINGS if not getattr(settings, name)]
+
+
+def softphone_token(user):
+    """A Twilio Access Token for this user's browser softphone (CONTRACT §9): incoming calls
+    to their identity, outgoing through the TwiML App. Returns `(identity, jwt, expires_at)`."""
+    ttl = settings.SOFTPHONE_TOKEN_SECONDS
+    identity = user.softphone_identity
+    token = AccessToken(
+        settings.TWILIO_ACCOUNT_SID,
+        settings.TWILIO_API_KEY_SID,
+        settings.TWILIO_API_KEY_SECRET,
+        identity=identity,
+        ttl=ttl,
+    )
+    token.add_grant(
+        VoiceGrant(outgoing_application_sid=settings.TWILIO_TWIML_APP_SID, incoming_allow=True)
+    )
+    return identity, token.to_jwt(), timezone.now() + timedelta(seconds=ttl)

@@ -1,13 +1,17 @@
-"""Twilio webhooks (CONTRACT §4). Thin: check the signature, hand the parameters to `intake`."""
+"""Twilio webhooks (CONTRACT §4, §9). Thin: check the signature, hand the parameters to
+`intake` (records) or `answering` (the caller's way to an operator), answer TwiML."""
 
+import contextlib
 import logging
 from functools import wraps
 
 from django.http import HttpResponse, HttpResponseForbidden
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from calls import duty, intake, twiml
+from calls import answering, duty, intake, twiml
+from calls.models import Call
 from calls.signatures import is_signed_by_twilio
 
 logger = logging.getLogger(__name__)
@@ -52,6 +56,104 @@ def status(request):
         return HttpResponse("CallSid is required", status=400)
     intake.apply_status_callback(request.POST)
     return HttpResponse(status=204)
+
+
+@csrf_exempt
+def wait(request):
+    """Twilio's `waitUrl`, requested again and again while the caller waits. A failing wait URL
+    drops the caller, so this answers from memory: no database, no Redis, and a static answer
+    if anything at all goes wrong (an unsigned request is still refused)."""
+    try:
+        if request.method != "POST" or not is_signed_by_twilio(request):
+            return HttpResponseForbidden("invalid signature")
+        position = request.POST.get("QueuePosition", "")
+        waited = request.POST.get("QueueTime", "")
+        return twiml_response(
+            twiml.waiting_message(
+                position=int(position) if position.isdecimal() else None,
+                seconds_waited=int(waited) if waited.isdecimal() else 0,
+            )
+        )
+    except Exception:
+        logger.exception("wait URL failed; answering the static message")
+        return twiml_response(twiml.STATIC_WAITING_MESSAGE)
+
+
+@twilio_webhook
+def queue_exit(request):
+    """`<Enqueue action>`: the caller left the queue. Whatever fails here, a caller still on
+    the line is kept connected."""
+    result = request.POST.get("QueueResult", "")
+    try:
+        call = intake.left_queue(request.POST) if request.POST.get("CallSid") else None
+    except Exception:
+        logger.exception("recording the queue result failed")
+        call = None
+    if result == "queue-full":
+        return twiml_response(twiml.queue_full())
+    if result in ("error", "system-error"):
+        return twiml_response(twiml.fallback())
+    if result == "redirected":
+        # Taken out by the Queue Members API: towards the operator who picked them up.
+        if call is not None and call.queue_state == Call.QueueState.CONNECTING:
+            return twiml_response(twiml.redirect(reverse("calls:bridge", args=[call.pk])))
+        return twiml_response(twiml.back_to_queue())
+    return twiml_response(twiml.empty())
+
+
+@twilio_webhook
+def bridge(request, call_id):
+    """A picked-up caller, taken out of the queue: ring the operator who claimed them."""
+    call = Call.objects.select_related("picked_up_by").filter(pk=call_id).first()
+    if call is None or call.queue_state != Call.QueueState.CONNECTING or not call.picked_up_by:
+        return twiml_response(twiml.back_to_queue())
+    operator = call.picked_up_by
+    return twiml_response(
+        twiml.ring_operator(call.pk, operator.answer_device, operator.softphone_identity)
+    )
+
+
+@twilio_webhook
+def bridge_answered(request, call_id):
+    """Runs on the operator's leg when they answer, just before the two are connected."""
+    try:
+        answering.operator_answered(call_id, leg_sid=request.POST.get("CallSid", "")[:64])
+    except Call.DoesNotExist:
+        logger.warning("operator answered for unknown call %s", call_id)
+    return twiml_response(twiml.empty())
+
+
+@twilio_webhook
+def bridge_done(request, call_id):
+    """The `<Dial>` to the operator ended: back to the queue unless they talked."""
+    try:
+        talked = not answering.bridge_ended(call_id, request.POST.get("DialCallStatus", ""))
+    except Call.DoesNotExist:
+        talked = False  # never drop a caller we cannot place: back to the queue
+    return twiml_response(twiml.hang_up() if talked else twiml.back_to_queue())
+
+
+@twilio_webhook
+def callback(request, call_id):
+    """A call-back: the operator answered their phone; now ring the citizen."""
+    call = Call.objects.filter(pk=call_id, direction=Call.Direction.OUTBOUND).first()
+    if call is None:
+        return twiml_response(twiml.hang_up())
+    return twiml_response(twiml.connect_callback(call.pk, call.to_number))
+
+
+@twilio_webhook
+def callback_answered(request, call_id):
+    with contextlib.suppress(Call.DoesNotExist):
+        answering.callback_answered(call_id)
+    return twiml_response(twiml.empty())
+
+
+@twilio_webhook
+def callback_done(request, call_id):
+    with contextlib.suppress(Call.DoesNotExist):
+        answering.callback_ended(call_id)
+    return twiml_response(twiml.hang_up())
 
 
 @twilio_webhook

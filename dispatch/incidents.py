@@ -58,7 +58,7 @@ def open_incident(*, actor=None, call=None, **fields):
     )
     if call is not None:
         call.incident = incident
-        call.save(update_fields=["incident"])
+        call.save(update_fields=["incident", "updated_at"])
     record_incident_event("incident.created", incident, actor)
     return incident
 

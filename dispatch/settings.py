@@ -208,6 +208,16 @@ TELEPHONY_BACKEND = env("TELEPHONY_BACKEND", default="") or (
 )
 FALLBACK_PHONE_NUMBER = env("FALLBACK_PHONE_NUMBER", default="")
 OPERATOR_QUEUE_NAME = env("OPERATOR_QUEUE_NAME", default="operators-112")
+# Callers beyond this many waiting get the fallback number (or a retry): sized for the centre's
+# worst hour, well above its operators (Twilio's own default is 100, its limit 5,000).
+OPERATOR_QUEUE_MAX_SIZE = env.int("OPERATOR_QUEUE_MAX_SIZE", default=250)
+# How long a picked-up caller rings the operator before going back to the queue.
+OPERATOR_RING_SECONDS = env.int("OPERATOR_RING_SECONDS", default=20)
+# The operators' browser softphone (CONTRACT §9): an API key and a TwiML App of the account.
+TWILIO_API_KEY_SID = env("TWILIO_API_KEY_SID", default="")
+TWILIO_API_KEY_SECRET = env("TWILIO_API_KEY_SECRET", default="")
+TWILIO_TWIML_APP_SID = env("TWILIO_TWIML_APP_SID", default="")
+SOFTPHONE_TOKEN_SECONDS = 3600  # the contract's maximum; the console refreshes it before expiry
 PHONE_REGION = "ID"
 
 SESSION_COOKIE_HTTPONLY = True

@@ -19,5 +19,6 @@ urlpatterns = [
     path("auth/token/", views.TokenView.as_view(), name="auth-token"),
     path("me/", views.MeView.as_view(), name="me"),
     path("events/", views.EventReplayView.as_view(), name="events"),
+    path("telephony/token/", views.SoftphoneTokenView.as_view(), name="telephony-token"),
     path("", include(router.urls)),
 ]

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 
 from agencies.models import Agency, Area, Category, EscalationPolicy, RoutingRule, User
+from agencies.phones import to_e164_or_raw
 from agencies.serializers import (
     AgencySerializer,
     AreaSerializer,
@@ -24,9 +25,11 @@ from agencies.serializers import (
     RoutingRuleSerializer,
     UserSerializer,
 )
+from calls import answering, telephony
+from calls.history import with_caller_history
 from calls.intake import classify
 from calls.models import CALL_STATUS_RANK, Call
-from calls.serializers import CallSerializer
+from calls.serializers import CallSerializer, ResolveMissedSerializer, SoftphoneTokenSerializer
 from dispatch import events, incidents, visibility
 from dispatch.api.permissions import (
     CommandCentreWrites,
@@ -148,21 +151,42 @@ class UserViewSet(viewsets.ModelViewSet):
         instance.save(update_fields=["is_active"])
 
 
+def bool_param(request, name):
+    """An optional `?name=true|false` filter: None when absent, else a bool or a 400."""
+    value = request.query_params.get(name)
+    if value is None:
+        return None
+    if value.lower() in ("1", "true", "yes"):
+        return True
+    if value.lower() in ("0", "false", "no"):
+        return False
+    raise ValidationError({name: ["Must be true or false."]})
+
+
 class CallViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Operators classify a call (normal / ghost / prank / info) with PATCH."""
+    """Operators classify a call (normal / ghost / prank / info) with PATCH, pick up waiting
+    callers, and call back the ones who were missed (CONTRACT §9)."""
 
     serializer_class = CallSerializer
     permission_classes = [IsCommandCentre]
-    http_method_names = ["get", "patch", "head", "options"]
+    http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
-        queryset = Call.objects.all()
-        return filter_choices(queryset, self.request, "status", CALL_STATUSES)
+        queryset = with_caller_history(Call.objects.select_related("picked_up_by"))
+        queryset = filter_choices(queryset, self.request, "status", CALL_STATUSES)
+        queryset = filter_choices(queryset, self.request, "queue_state", Call.QueueState.values)
+        queryset = filter_choices(queryset, self.request, "direction", Call.Direction.values)
+        missed = bool_param(self.request, "missed")
+        if missed is not None:
+            queryset = queryset.filter(missed=missed)
+        if number := text_param(self.request, "from_number"):
+            queryset = queryset.filter(from_number=to_e164_or_raw(number))
+        return queryset
 
     def perform_update(self, serializer):
         classify(
@@ -170,10 +194,74 @@ class CallViewSet(
             serializer.validated_data.get("classification"),
             actor=self.request.user,
         )
-        serializer.instance.refresh_from_db()
+
+    def update(self, request, *args, **kwargs):
+        super().update(request, *args, **kwargs)
+        return self.fresh(kwargs["pk"])
+
+    def fresh(self, call_id, status_code=status.HTTP_200_OK):
+        return Response(
+            CallSerializer(get_object_or_404(self.get_queryset(), pk=call_id)).data,
+            status=status_code,
+        )
+
+    @extend_schema(request=None, responses=CallSerializer)
+    @action(detail=True, methods=["post"], url_path="pick-up")
+    def pick_up(self, request, pk=None):
+        """Claim this waiting caller and connect them to you; 409 if another operator won."""
+        call = self.get_object()
+        answering.pick_up(call.pk, request.user)
+        return self.fresh(call.pk)
+
+    @extend_schema(request=None, responses=CallSerializer)
+    @action(detail=True, methods=["post"])
+    def release(self, request, pk=None):
+        """Put the caller you hold back in the queue, first in line."""
+        call = self.get_object()
+        answering.release(call.pk, request.user)
+        return self.fresh(call.pk)
+
+    @extend_schema(request=None, responses={201: CallSerializer})
+    @action(detail=True, methods=["post"])
+    def callback(self, request, pk=None):
+        """Call a missed caller back: your phone rings first, then theirs."""
+        call = self.get_object()
+        callback = answering.call_back(call.pk, request.user)
+        return self.fresh(callback.pk, status.HTTP_201_CREATED)
+
+    @extend_schema(request=ResolveMissedSerializer, responses=CallSerializer)
+    @action(detail=True, methods=["post"], url_path="resolve-missed")
+    def resolve_missed(self, request, pk=None):
+        call = self.get_object()
+        serializer = ResolveMissedSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        answering.resolve_missed(call.pk, request.user, serializer.validated_data["reason"])
+        return self.fresh(call.pk)
 
 
 CALL_STATUSES = sorted(CALL_STATUS_RANK)
+
+
+class SoftphoneTokenView(GenericAPIView):
+    """A Twilio Access Token for the operator's browser softphone (CONTRACT §9)."""
+
+    permission_classes = [IsCommandCentre]
+    serializer_class = SoftphoneTokenSerializer
+
+    @extend_schema(responses={200: SoftphoneTokenSerializer, 503: None})
+    def get(self, request):
+        if not telephony.softphone_configured():
+            missing = ", ".join(telephony.missing_softphone_settings())
+            return Response(
+                {"detail": f"The softphone is not configured (missing: {missing})."},
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            )
+        identity, token, expires_at = telephony.softphone_token(request.user)
+        return Response(
+            SoftphoneTokenSerializer(
+                {"identity": identity, "token": token, "expires_at": expires_at}
+            ).data
+        )
 
 
 def incident_queryset(user):

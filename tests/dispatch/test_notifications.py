@@ -2,15 +2,12 @@
 the SMS text, delivery through the Twilio SDK (its http_client hook records the exact request),
 retries scheduled on the row, and the API that shows them."""
 
-import json
 import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
 from django.db import IntegrityError, transaction
-from twilio.http import HttpClient
-from twilio.http.response import Response
 
 from agencies.models import Agency, Area, EscalationPolicy
 from calls import telephony
@@ -18,6 +15,7 @@ from dispatch import escalation, incidents, notifications, tasks
 from dispatch.models import Assignment, IncidentEvent, Notification
 from tests.conftest import api_as
 from tests.dispatch.helpers import API, KELURAHAN, new_incident, results
+from tests.twilio_fake import RecordingTwilio
 
 pytestmark = pytest.mark.usefixtures("cilegon")
 
@@ -35,28 +33,6 @@ CALL_STEP = {"after_seconds": 300, "action": "call_agency"}
 
 def at(seconds):
     return T0 + timedelta(seconds=seconds)
-
-
-class RecordingTwilio(HttpClient):
-    """Twilio's HTTP client as the SDK sees it: records each request, answers from a script."""
-
-    def __init__(self):
-        super().__init__(logging.getLogger("tests.twilio"), is_async=False)
-        self.requests = []
-        self.responses = []
-
-    def answer(self, status, body):
-        self.responses.append((status, body))
-
-    def request(self, method, uri, params=None, data=None, headers=None, auth=None, **kwargs):
-        self.requests.append((method, uri, dict(data or {})))
-        self.auth = auth
-        if not self.responses:
-            raise AssertionError(f"unexpected Twilio request {method} {uri}")
-        status, body = self.responses.pop(0)
-        if isinstance(body, Exception):
-            raise body
-        return Response(status, body if isinstance(body, str) else json.dumps(body))
 
 
 def twilio_error(status, code=20500, message="Internal Server Error"):
