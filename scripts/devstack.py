@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
 DEMO_ENV = VAR / "demo.env"
+SERVER_URL_FILE = VAR / "server-url"
 PYTHON = sys.executable
 BIN = Path(PYTHON).parent
 
@@ -164,18 +165,23 @@ def wait_for_port(port, children, seconds=60):
             time.sleep(0.3)
 
 
-def print_banner(env, demo):
+def remember_server_url(port):
+    """`manage.py simulate_call` in another shell posts here by default, whatever the PORT."""
+    SERVER_URL_FILE.write_text(f"http://127.0.0.1:{port}\n")
+
+
+def print_banner(env):
     port = env["PORT"]
-    url_flag = "" if port == "8000" else f" --url http://127.0.0.1:{port}"
     print(
         f"""
 ==============================================================
  112 dispatch is running:  http://127.0.0.1:{port}/
  API docs:                 http://127.0.0.1:{port}/api/docs/
- Demo accounts (password {demo["DEMO_PASSWORD"]}):
+ Demo accounts (password {env["DEMO_PASSWORD"]}):
    admin, supervisor, operator1, operator2, and one per agency:
    dpkp, psc119, bpbd, satpolpp, dishub, dinsos, dlh, dputr, rsud, polres
- Place a test call:  .venv/bin/python manage.py simulate_call --from 081234567890{url_flag}
+ Place a test call:  .venv/bin/python manage.py simulate_call --from 081234567890
+ A caller who gives up: add --hangup-after 20 (a missed call)
  Ctrl-C stops everything.
 ==============================================================
 """,
@@ -213,7 +219,8 @@ def run():
                 )
             )
         wait_for_port(int(env["PORT"]), children)
-        print_banner(env, demo)
+        remember_server_url(env["PORT"])
+        print_banner(env)
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
         print("a process stopped; stopping the rest", flush=True)

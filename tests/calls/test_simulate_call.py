@@ -83,3 +83,30 @@ def test_unreachable_server_is_a_command_error():
     # Nothing listens on the port once the socket is closed: the connection is refused.
     with pytest.raises(CommandError, match="Could not reach"):
         simulate("--from", "081234567890", "--url", f"http://127.0.0.1:{port}")
+
+
+def test_a_caller_who_hangs_up_in_the_queue_becomes_a_missed_call(
+    live_server, transactional_db, cilegon
+):
+    output = simulate("--from", "081234567890", "--url", live_server.url, "--hangup-after", "0")
+    call = Call.objects.get()
+    assert (call.queue_state, call.missed, call.queue_result) == ("ended", True, "hangup")
+    assert "/calls/twilio/queue/" in output
+
+
+def test_without_url_it_posts_to_the_server_make_run_started(settings, tmp_path, monkeypatch):
+    settings.BASE_DIR = tmp_path
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "server-url").write_text("http://127.0.0.1:8400\n")
+    posted = []
+    monkeypatch.setattr(
+        "calls.management.commands.simulate_call.signed_post",
+        lambda url, path, params, token: posted.append(url) or FakeResponse(),
+    )
+    simulate("--from", "081234567890")
+    assert posted == ["http://127.0.0.1:8400"]
+
+
+class FakeResponse:
+    status_code = 200
+    text = "<Response/>"
