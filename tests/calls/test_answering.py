@@ -615,3 +615,12 @@ def test_the_token_carries_a_voice_grant_for_the_operator(operator1, settings):
 
 def test_agency_staff_get_no_softphone_token(dpkp_staff):
     assert api_as(dpkp_staff).get("/api/v1/telephony/token/").status_code == 403
+
+
+def test_an_empty_patch_keeps_the_classification(operator1):
+    call = waiting_call()
+    client = api_as(operator1)
+    client.patch(f"{API}/{call.pk}/", {"classification": "normal"}, format="json")
+    response = client.patch(f"{API}/{call.pk}/", {}, format="json")
+    assert response.status_code == 200
+    assert response.json()["classification"] == "normal"
