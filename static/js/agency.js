@@ -4,7 +4,7 @@
 import { api, explain, fetchAll } from "./api.js";
 import { LiveFeed, showConnection } from "./live.js";
 import { storeIncident, Timeline, upsert } from "./store.js";
-import { age, badge, byId, el, scheduler, wib } from "./ui.js";
+import { badge, byId, el, scheduler, startTicker, ticking, wib } from "./ui.js";
 import { Alarm } from "./alarm.js";
 
 const ACTIVE = ["pending", "acknowledged", "en_route", "on_scene"];
@@ -65,7 +65,7 @@ function renderQueue() {
         incident.priority ? el("span", { className: `prio p${incident.priority}` }, `P${incident.priority}`) : null,
         " ",
         badge(a.status),
-        el("div", { className: "meta" }, categoryLabel(incident.category), " · ", areaLabel(incident.area), " · ", age(a.created_at)),
+        el("div", { className: "meta" }, categoryLabel(incident.category), " · ", areaLabel(incident.area), " · ", ticking(a.created_at)),
         incident.description ? el("div", { className: "pre clip" }, incident.description) : null,
       );
     }),
@@ -223,7 +223,7 @@ async function main() {
   await loadReferenceData();
   const feed = new LiveFeed({ onEvent, onReady: loadState, onConnection: showConnection });
   feed.start();
-  setInterval(rerender, 15000);
+  startTicker(); // ages count every second without re-rendering the queue
 }
 
 main();

@@ -5,13 +5,18 @@
 const PERIOD_MS = 2000;
 
 export class Alarm {
-  constructor() {
+  // onChange: called when the browser lets the page play sound (or stops it).
+  constructor({ onChange = () => {} } = {}) {
     this.context = null;
     this.timer = null;
+    this.onChange = onChange;
   }
 
   unlock() {
-    if (!this.context) this.context = new AudioContext();
+    if (!this.context) {
+      this.context = new AudioContext();
+      this.context.addEventListener("statechange", () => this.onChange());
+    }
     if (this.context.state === "suspended") this.context.resume();
   }
 

@@ -1,22 +1,35 @@
-// The command-centre console: live calls, the incident board, and the incident panel where an
-// operator classifies, fills in and dispatches an incident.
+// The command-centre console: the callers waiting for an operator, missed calls, the incident
+// board, and the incident panel where an operator classifies, fills in and dispatches an
+// incident — all of it workable from the keyboard (≤ 10 keys from a ringing caller to a
+// dispatched incident: A, N, k e b, Enter, c i t, Ctrl+Enter).
 
 import { api, explain, fetchAll, labelIn } from "./api.js";
 import { Alarm } from "./alarm.js";
+import { Combobox } from "./combobox.js";
 import { EscalationBoard } from "./escalations.js";
 import { LiveFeed, showConnection } from "./live.js";
+import { PhonePanel } from "./phone_panel.js";
 import { storeIncident, Timeline, upsert } from "./store.js";
-import { age, badge, byId, el, scheduler, statusLabel, wib } from "./ui.js";
+import {
+  badge,
+  byId,
+  callerNumber,
+  classificationName,
+  clock,
+  el,
+  scheduler,
+  startTicker,
+  statusLabel,
+  ticking,
+  wib,
+} from "./ui.js";
 
 const BOARD_STATUSES = ["new", "dispatched", "in_progress", "resolved"];
-const alarm = new Alarm();
-const timeline = new Timeline();
-const escalations = new EscalationBoard({
-  onAlert: () => alarm.once(),
-  incidentStatus: (id) => state.incidents.get(id)?.status,
-});
+const QUEUE_STATES = ["waiting", "connecting", "connected"];
+const CLASSIFY_KEYS = { n: "normal", g: "ghost", p: "prank", i: "info" };
 
 const state = {
+  me: document.body.dataset.user || null,
   calls: new Map(),
   incidents: new Map(),
   assignments: new Map(),
@@ -26,11 +39,28 @@ const state = {
   kelurahan: [],
   selectedId: null,
   dirty: false,
+  priorityByHand: false, // the operator chose the priority: a new category no longer changes it
+  preview: null, // { id, agencies } of the selected incident
+  unseenSms: new Set(), // SMS that arrived live and nobody has opened yet
+  resolving: null, // id of the missed call whose "resolve" form is open
+  loaded: false,
 };
 
-function byUrgency(a, b) {
-  return (a.priority || 9) - (b.priority || 9) || a.created_at.localeCompare(b.created_at);
-}
+const alarm = new Alarm({ onChange: () => rerender() });
+const timeline = new Timeline();
+const phone = new PhonePanel({
+  configured: document.body.dataset.softphoneConfigured === "true",
+  onChange: () => rerender(),
+});
+const escalations = new EscalationBoard({
+  onAlert: () => alarm.once(),
+  incidentStatus: (id) => state.incidents.get(id)?.status,
+});
+const baseTitle = document.title;
+
+const NO_RULE = () => gettext("No routing rule matches: choose the agencies by hand.");
+
+// --- reference data and labels ---------------------------------------------------------------
 
 function areaName(code) {
   const area = state.kelurahan.find((a) => a.code === code) || state.kecamatan.find((a) => a.code === code);
@@ -41,27 +71,324 @@ function categoryName(code) {
   return state.categories.find((c) => c.code === code)?.name || gettext("no category");
 }
 
+function aliasesOf(area) {
+  return (area.aliases || "").split(",").map((alias) => alias.trim()).filter(Boolean);
+}
+
+function categoryOptions() {
+  return [...state.categories]
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .map((category) => ({
+      value: category.code,
+      label: category.name,
+      detail: `P${category.default_priority}`,
+      terms: [category.code],
+      priority: category.default_priority,
+    }));
+}
+
+// Kelurahan first (the more precise choice), each also found by its kecamatan's name; then the
+// kecamatan themselves, for when only the kecamatan is known.
+function locationOptions() {
+  const kecamatan = new Map(state.kecamatan.map((k) => [k.code, k]));
+  const kelurahan = state.kelurahan.map((area) => {
+    const parent = kecamatan.get(area.parent);
+    const parentName = parent ? interpolate(gettext("Kec. %(name)s"), { name: parent.name }, true) : "";
+    return {
+      value: area.code,
+      label: area.name,
+      display: parent ? `${area.name}, ${parentName}` : area.name,
+      detail: parentName,
+      terms: [...aliasesOf(area), ...(parent ? [parent.name, ...aliasesOf(parent)] : [])],
+    };
+  });
+  const whole = state.kecamatan.map((area) => ({
+    value: area.code,
+    label: interpolate(gettext("Kec. %(name)s"), { name: area.name }, true),
+    detail: gettext("whole kecamatan"),
+    terms: [area.name, ...aliasesOf(area)],
+  }));
+  return [...kelurahan, ...whole];
+}
+
+const categoryBox = new Combobox(byId("f-category"), {
+  onCommit: categoryChosen,
+  noMatch: gettext("No category matches"),
+});
+const locationBox = new Combobox(byId("f-area"), {
+  onCommit: locationChosen,
+  noMatch: gettext("No kelurahan or kecamatan matches"),
+});
+
+// --- calls: waiting, held, missed -------------------------------------------------------------
+
+function isLive(call) {
+  return call.channel === "voice" && QUEUE_STATES.includes(call.queue_state);
+}
+
+function waitingCallers() {
+  return [...state.calls.values()]
+    .filter((call) => isLive(call) && call.queue_state === "waiting")
+    .sort((a, b) => a.started_at.localeCompare(b.started_at));
+}
+
+function heldCalls() {
+  return [...state.calls.values()]
+    .filter((call) => isLive(call) && call.queue_state !== "waiting")
+    .sort((a, b) => (a.picked_up_at || a.started_at).localeCompare(b.picked_up_at || b.started_at));
+}
+
+function missedCalls() {
+  return [...state.calls.values()].filter((call) => call.missed).sort((a, b) => b.started_at.localeCompare(a.started_at));
+}
+
+function historyText(history) {
+  if (!history || !history.calls) return "";
+  const calls = interpolate(
+    ngettext("%(n)s call in 90 days", "%(n)s calls in 90 days", history.calls),
+    { n: history.calls },
+    true,
+  );
+  if (!history.pranks) return calls;
+  return `${calls} · ${interpolate(ngettext("%(n)s prank", "%(n)s pranks", history.pranks), { n: history.pranks }, true)}`;
+}
+
+function historyNote(call) {
+  const text = historyText(call.caller_history);
+  if (!text) return null;
+  return el(
+    "div",
+    { className: `history${call.caller_history.pranks ? " pranks" : ""}`, title: gettext("A warning, never a reason to refuse: a prank caller may have a real emergency today.") },
+    text,
+  );
+}
+
+// Rebuild a list only when what it shows changed, and give back the focus a rebuild took away
+// (an operator tabbing through callers must not lose their place to an unrelated event).
+function patchList(list, signature, build) {
+  if (list.dataset.signature === signature) return;
+  list.dataset.signature = signature;
+  const active = list.contains(document.activeElement) ? document.activeElement : null;
+  list.replaceChildren(...build());
+  if (!active) return;
+  // The same element (the reason form is kept), else its successor with the same data-focus.
+  const again = active.isConnected ? active : active.dataset.focus && list.querySelector(`[data-focus="${active.dataset.focus}"]`);
+  again?.focus();
+}
+
+function callSignature(calls) {
+  return calls.map((c) => `${c.id}:${c.updated_at || ""}:${c.queue_state}:${c.picked_up_by}:${c.incident}`).join("|");
+}
+
+function incidentRef(call) {
+  const incident = state.incidents.get(call.incident);
+  return incident ? incident.reference : "";
+}
+
+function renderWaiting() {
+  const waiting = waitingCallers();
+  const held = heldCalls();
+  byId("waiting-count").textContent = String(waiting.length);
+  byId("no-waiting").hidden = waiting.length + held.length > 0;
+  byId("waiting").classList.toggle("alerting", waiting.length > 0);
+  const signature = `${state.me}#${callSignature(waiting)}#${callSignature(held)}#${[...waiting, ...held].map(incidentRef).join(",")}`;
+  patchList(byId("waiting-list"), signature, () => [
+    ...waiting.map((call, index) =>
+      el(
+        "li",
+        { className: "item caller q-waiting", dataset: { callId: call.id, queueState: call.queue_state } },
+        el(
+          "div",
+          { className: "caller-top" },
+          el("strong", { className: "phone" }, callerNumber(call)),
+          ticking(call.started_at, { format: "clock", className: "wait" }),
+        ),
+        historyNote(call),
+        el(
+          "div",
+          { className: "caller-actions" },
+          el("span", { className: "meta" }, incidentRef(call)),
+          el(
+            "button",
+            { type: "button", className: "primary", dataset: { pickUp: call.id, focus: `pick-${call.id}` } },
+            gettext("Pick up"),
+            index === 0 ? " " : null,
+            index === 0 ? el("kbd", {}, "A") : null,
+          ),
+        ),
+      ),
+    ),
+    ...held.map((call) => {
+      const mine = call.picked_up_by === state.me;
+      return el(
+        "li",
+        {
+          className: `item caller q-${call.queue_state}${mine ? " mine" : ""}`,
+          dataset: { callId: call.id, queueState: call.queue_state, pickedUpBy: call.picked_up_by || "" },
+        },
+        el(
+          "div",
+          { className: "caller-top" },
+          el("strong", { className: "phone" }, callerNumber(call)),
+          call.picked_up_at ? ticking(call.picked_up_at, { format: "clock", className: "talk" }) : null,
+        ),
+        el(
+          "div",
+          { className: "meta state", dataset: { testid: "held-by" } },
+          `${queueStateLabel(call)} · ${call.picked_up_by || "—"}`,
+          call.direction === "outbound" ? ` · ${gettext("call-back")}` : "",
+        ),
+        mine
+          ? el(
+              "div",
+              { className: "caller-actions" },
+              call.incident ? el("button", { type: "button", dataset: { incidentId: call.incident, focus: `open-${call.id}` } }, incidentRef(call) || gettext("Open incident")) : null,
+              call.direction === "inbound"
+                ? el("button", { type: "button", dataset: { release: call.id, focus: `release-${call.id}` }, title: gettext("Put the caller back in the queue, first in line") }, gettext("Release"))
+                : null,
+            )
+          : null,
+      );
+    }),
+  ]);
+}
+
+function queueStateLabel(call) {
+  return {
+    connecting: gettext("connecting"),
+    connected: gettext("connected"),
+    waiting: gettext("waiting"),
+  }[call.queue_state] || call.queue_state;
+}
+
+function renderMissed() {
+  const missed = missedCalls();
+  byId("missed-count").textContent = String(missed.length);
+  byId("no-missed").hidden = missed.length > 0;
+  byId("missed").classList.toggle("has-missed", missed.length > 0);
+  if (state.resolving && !missed.some((call) => call.id === state.resolving)) state.resolving = null;
+  const signature = `${state.resolving}#${callSignature(missed)}`;
+  patchList(byId("missed-list"), signature, () =>
+    missed.map((call) =>
+      el(
+        "li",
+        { className: "item missed-call", dataset: { callId: call.id } },
+        el("div", { className: "caller-top" }, el("strong", { className: "phone" }, callerNumber(call)), el("span", { className: "meta" }, wib(call.started_at))),
+        el(
+          "div",
+          { className: "meta" },
+          call.wait_seconds !== null && call.wait_seconds !== undefined
+            ? interpolate(gettext("hung up after %(wait)s"), { wait: clock(call.wait_seconds) }, true)
+            : gettext("hung up while waiting"),
+          incidentRef(call) ? ` · ${incidentRef(call)}` : "",
+        ),
+        historyNote(call),
+        state.resolving === call.id
+          ? resolveForm(call)
+          : el(
+              "div",
+              { className: "caller-actions" },
+              el("button", { type: "button", className: "primary", dataset: { callback: call.id, focus: `callback-${call.id}` } }, gettext("Call back")),
+              el("button", { type: "button", dataset: { resolve: call.id, focus: `resolve-${call.id}` } }, gettext("Resolve…")),
+            ),
+      ),
+    ),
+  );
+}
+
+// The reason form stays the same element across re-renders: what the operator typed survives.
+let reasonForm = null;
+function resolveForm(call) {
+  if (!reasonForm || Number(reasonForm.dataset.callId) !== call.id) {
+    reasonForm = el(
+      "form",
+      { className: "resolve-form", dataset: { callId: call.id } },
+      el(
+        "label",
+        {},
+        gettext("Why is no call-back needed?"),
+        el("input", { id: "resolve-reason", name: "reason", maxlength: 300, required: true, placeholder: gettext("e.g. reached by SMS, wrong number") }),
+      ),
+      el(
+        "div",
+        { className: "caller-actions" },
+        el("button", { type: "submit", className: "primary" }, gettext("Resolve")),
+        el("button", { type: "button", dataset: { cancelResolve: call.id } }, gettext("Cancel")),
+      ),
+    );
+  }
+  return reasonForm;
+}
+
+function renderMyCall() {
+  const mine = heldCalls().filter((call) => call.picked_up_by === state.me);
+  const box = byId("my-call");
+  box.hidden = !mine.length;
+  const call = mine[0];
+  const signature = call ? `${call.id}:${call.queue_state}` : "";
+  if (box.dataset.signature === signature) return;
+  box.dataset.signature = signature;
+  box.replaceChildren(
+    ...(call
+      ? [
+          el("span", {}, call.queue_state === "connected" ? gettext("On the line:") : gettext("Connecting:")),
+          " ",
+          el("strong", {}, callerNumber(call)),
+          " ",
+          call.picked_up_at ? ticking(call.picked_up_at, { format: "clock" }) : null,
+        ]
+      : []),
+  );
+}
+
 function renderCalls() {
-  const calls = [...state.calls.values()].sort((a, b) => b.started_at.localeCompare(a.started_at));
+  const calls = [...state.calls.values()].sort((a, b) => b.started_at.localeCompare(a.started_at)).slice(0, 50);
   byId("call-list").replaceChildren(
-    ...calls.slice(0, 50).map((call) => {
+    ...calls.map((call) => {
       const incident = state.incidents.get(call.incident);
       return el(
         "li",
         {
-          className: `item call s-${call.status}`,
+          className: `item call s-${call.status}${call.queue_state ? ` q-${call.queue_state}` : ""}${state.unseenSms.has(call.id) ? " unseen" : ""}`,
           dataset: { callId: call.id, incidentId: call.incident || "" },
           tabindex: 0,
         },
-        el("strong", { className: "phone" }, call.from_number),
+        el("strong", { className: "phone" }, callerNumber(call)),
         " ",
         badge(call.status),
         call.channel === "sms" ? el("span", { className: "tag" }, "SMS") : null,
+        call.direction === "outbound" ? el("span", { className: "tag" }, gettext("call-back")) : null,
         el("div", { className: "meta" }, wib(call.started_at), incident ? ` · ${incident.reference}` : ""),
         call.body ? el("div", { className: "sms pre clip", title: call.body }, call.body) : null,
       );
     }),
   );
+}
+
+// Heard and seen: a beep while anybody waits unanswered (or the softphone cannot ring), the
+// count in the title, the oldest caller's wait in large type.
+function renderAttention() {
+  const waiting = waitingCallers();
+  const count = waiting.length + state.unseenSms.size;
+  const title = count ? `(${count}) ${baseTitle}` : baseTitle;
+  if (document.title !== title) document.title = title;
+  document.body.dataset.waiting = String(waiting.length);
+  const oldest = waiting[0];
+  byId("oldest-wait").hidden = !oldest;
+  const time = byId("oldest-wait-time");
+  if (oldest && time.dataset.since !== oldest.started_at) {
+    time.dataset.since = oldest.started_at;
+    time.dataset.format = "clock";
+    time.textContent = clock((Date.now() - new Date(oldest.started_at)) / 1000);
+  } else if (!oldest) delete time.dataset.since;
+  alarm.set(state.loaded && (waiting.length > 0 || phone.down()));
+  byId("enable-sound").hidden = !alarm.blocked();
+}
+
+// --- the board -------------------------------------------------------------------------------
+
+function byUrgency(a, b) {
+  return (a.priority || 9) - (b.priority || 9) || a.created_at.localeCompare(b.created_at);
 }
 
 function incidentCard(incident) {
@@ -70,14 +397,20 @@ function incidentCard(incident) {
     "li",
     {
       className: `item incident p-${incident.priority || "none"}${incident.id === state.selectedId ? " selected" : ""}`,
-      dataset: { incidentId: incident.id, reference: incident.reference },
+      dataset: { incidentId: incident.id, reference: incident.reference, priority: incident.priority || "", focus: `incident-${incident.id}` },
       tabindex: 0,
     },
-    el("strong", {}, incident.reference),
-    incident.priority ? el("span", { className: `prio p${incident.priority}` }, `P${incident.priority}`) : null,
+    el(
+      "div",
+      { className: "card-top" },
+      el("strong", { className: "ref", title: incident.reference }, incident.reference),
+      incident.priority ? el("span", { className: `prio p${incident.priority}` }, `P${incident.priority}`) : null,
+    ),
     incident.unroutable ? el("span", { className: "tag warn" }, gettext("unroutable")) : null,
-    el("div", { className: "meta" }, categoryName(incident.category), " · ", areaName(incident.area) || "—", " · ", age(incident.created_at)),
-    el("div", { className: "agencies" }, assignments.map((a) => el("span", { className: `chip s-${a.status}` }, `${a.agency} ${statusLabel(a.status)}`))),
+    el("div", { className: "meta" }, categoryName(incident.category), " · ", areaName(incident.area) || "—", " · ", ticking(incident.created_at)),
+    assignments.length
+      ? el("div", { className: "agencies" }, assignments.map((a) => el("span", { className: `chip s-${a.status}` }, `${a.agency} ${statusLabel(a.status)}`)))
+      : null,
   );
 }
 
@@ -90,44 +423,67 @@ function boardOrder() {
 function renderBoard() {
   for (const status of BOARD_STATUSES) {
     const incidents = [...state.incidents.values()].filter((i) => i.status === status).sort(byUrgency);
-    byId(`col-${status}`).replaceChildren(...incidents.map(incidentCard));
+    byId(`count-${status}`).textContent = String(incidents.length);
+    const signature = incidents
+      .map((i) => `${i.id}:${i.updated_at}:${i.id === state.selectedId}:${i.priority}:${i.unroutable}`)
+      .concat([...state.assignments.values()].filter((a) => a.incident && incidents.some((i) => i.id === a.incident)).map((a) => `${a.id}:${a.status}`))
+      .join("|");
+    patchList(byId(`col-${status}`), signature, () => incidents.map(incidentCard));
   }
 }
 
+// --- the incident panel ----------------------------------------------------------------------
+
+// The caller's call behind an incident (not a call-back to them).
 function latestCallOf(incidentId) {
   return [...state.calls.values()]
-    .filter((call) => call.incident === incidentId)
+    .filter((call) => call.incident === incidentId && call.direction !== "outbound")
     .sort((a, b) => b.started_at.localeCompare(a.started_at))[0];
 }
 
-function fillSelect(select, options, value) {
-  select.replaceChildren(el("option", { value: "" }, "—"), ...options.map(([code, label]) => el("option", { value: code }, label)));
-  select.value = value || "";
-}
-
-function fillKelurahan(kecamatanCode, value) {
-  const options = state.kelurahan.filter((a) => a.parent === kecamatanCode).map((a) => [a.code, a.name]);
-  fillSelect(byId("f-kelurahan"), options, value);
-}
-
 function fillForm(incident) {
-  const area = state.kelurahan.find((a) => a.code === incident.area);
-  const kecamatanCode = area ? area.parent : incident.area;
-  byId("f-category").value = incident.category || "";
+  categoryBox.value = incident.category || "";
   byId("f-priority").value = incident.priority || "";
-  byId("f-kecamatan").value = kecamatanCode || "";
-  fillKelurahan(kecamatanCode, area ? area.code : "");
+  locationBox.value = incident.area || "";
   byId("f-address").value = incident.address;
   byId("f-description").value = incident.description;
   byId("f-caller-name").value = incident.caller_name;
   byId("f-caller-phone").value = incident.caller_phone;
-  const call = latestCallOf(incident.id);
+  state.dirty = false;
+  state.priorityByHand = false;
+  byId("form-errors").textContent = "";
+}
+
+function fillClassification(call) {
   document.querySelectorAll("input[name=classification]").forEach((radio) => {
     radio.checked = Boolean(call) && radio.value === call.classification;
     radio.disabled = !call;
   });
-  state.dirty = false;
-  byId("form-errors").textContent = "";
+}
+
+// What stands between this incident and a dispatch, said the same way in the preview and on
+// Ctrl+Enter. `focus` is where the operator can fix it.
+function dispatchBlocker() {
+  const call = latestCallOf(state.selectedId);
+  if (call && !call.classification) {
+    return { message: gettext("Classify the call first: N normal, G ghost, P prank, I information."), focus: "classification" };
+  }
+  if (call && call.classification !== "normal") {
+    return {
+      message: interpolate(gettext("Only a normal call is dispatched; this one is classified %(classification)s."), { classification: classificationName(call.classification) }, true),
+      focus: "classification",
+    };
+  }
+  if (!categoryBox.value) return { message: gettext("Choose a category first (C)."), focus: "category" };
+  return null;
+}
+
+function previewText() {
+  const blocker = dispatchBlocker();
+  if (blocker) return blocker.message;
+  const preview = state.preview;
+  if (!preview || preview.id !== state.selectedId) return "…";
+  return preview.agencies.length ? preview.agencies.join(", ") : NO_RULE();
 }
 
 function renderPanel() {
@@ -138,6 +494,11 @@ function renderPanel() {
   if (!incident) return;
   byId("detail-reference").textContent = incident.reference;
   byId("detail-status").replaceWith(Object.assign(badge(incident.status), { id: "detail-status" }));
+  const call = latestCallOf(incident.id);
+  byId("detail-caller").textContent = call ? callerNumber(call) : "";
+  const history = call ? historyText(call.caller_history) : "";
+  byId("detail-history").hidden = !history;
+  byId("detail-history").textContent = history ? `${gettext("Caller history:")} ${history} — ${gettext("a warning, not a reason to refuse.")}` : "";
   const silent = [...state.assignments.values()].filter(
     (a) => a.incident === incident.id && a.status === "cancelled" && a.escalation_level > 0,
   );
@@ -145,9 +506,18 @@ function renderPanel() {
   byId("taken-back").hidden = !(incident.status === "new" && silent.length);
   byId("taken-back").textContent = `${gettext("Taken back from")} ${silent.map((a) => a.agency).join(", ")}: ${gettext("they did not acknowledge in time. Choose another agency.")}`;
   const open = ["new", "dispatched", "in_progress"].includes(incident.status);
-  byId("dispatch").disabled = !open;
+  if (!state.dispatching) byId("dispatch").disabled = !open;
   byId("close-incident").disabled = incident.status === "closed";
-  if (!state.dirty) fillForm(incident);
+  // Refill only when the incident changed on the server, so a re-render leaves an open list alone.
+  const version = `${incident.id}:${incident.updated_at}`;
+  if (!state.dirty && state.filled !== version) {
+    fillForm(incident);
+    state.filled = version;
+  }
+  fillClassification(call);
+  const preview = byId("routing-preview");
+  preview.textContent = previewText();
+  preview.classList.toggle("blocked", Boolean(dispatchBlocker()) || state.preview?.agencies?.length === 0);
   const assignments = [...state.assignments.values()].filter((a) => a.incident === incident.id);
   byId("assignment-list").replaceChildren(
     ...assignments.map((a) =>
@@ -157,7 +527,13 @@ function renderPanel() {
         el("strong", {}, a.agency),
         " ",
         badge(a.status),
-        el("div", { className: "meta" }, a.acknowledged_at ? `${gettext("acknowledged")} ${wib(a.acknowledged_at)} · ${a.acknowledged_by || ""}` : `${gettext("since")} ${wib(a.created_at)}`),
+        el(
+          "div",
+          { className: "meta" },
+          a.acknowledged_at
+            ? `${gettext("acknowledged")} ${wib(a.acknowledged_at)} · ${a.acknowledged_by || ""}`
+            : [`${gettext("since")} ${wib(a.created_at)} · `, ticking(a.created_at)],
+        ),
         a.note ? el("div", { className: "pre" }, a.note) : null,
       ),
     ),
@@ -165,19 +541,32 @@ function renderPanel() {
 }
 
 function render() {
+  renderWaiting();
+  renderMissed();
+  renderMyCall();
   renderCalls();
   renderBoard();
   renderPanel();
+  renderAttention();
   escalations.render();
 }
 const rerender = scheduler(render);
 
+function focusPanel() {
+  if (!byId("incident-panel").hidden) byId("detail-title").focus({ preventScroll: false });
+}
+
 async function select(incidentId) {
   if (state.selectedId !== incidentId && state.dirty) {
-    if (!window.confirm(gettext("Discard the changes you have not saved?"))) return;
+    if (!window.confirm(gettext("Discard the changes you have not saved?"))) return false;
   }
-  if (state.selectedId !== incidentId) state.dirty = false;
+  if (state.selectedId !== incidentId) {
+    state.dirty = false;
+    state.preview = null;
+    state.filled = null;
+  }
   state.selectedId = incidentId;
+  for (const call of state.calls.values()) if (call.incident === incidentId) state.unseenSms.delete(call.id);
   timeline.clear();
   render();
   try {
@@ -189,18 +578,15 @@ async function select(incidentId) {
   }
   render();
   refreshPreview();
-}
-
-function chosenArea() {
-  return byId("f-kelurahan").value || byId("f-kecamatan").value || null;
+  return true;
 }
 
 function formValues() {
   const priority = byId("f-priority").value;
   return {
-    category: byId("f-category").value || null,
+    category: categoryBox.value || null,
     priority: priority ? Number(priority) : null,
-    area: chosenArea(),
+    area: locationBox.value || null,
     address: byId("f-address").value,
     description: byId("f-description").value,
     caller_name: byId("f-caller-name").value,
@@ -211,21 +597,36 @@ function formValues() {
 async function refreshPreview() {
   const id = state.selectedId;
   if (!id) return;
-  const params = new URLSearchParams();
-  params.set("category", byId("f-category").value);
-  params.set("area", chosenArea() || "");
+  const params = new URLSearchParams({ category: categoryBox.value, area: locationBox.value });
   try {
     const preview = await api(`/api/v1/incidents/${id}/routing/?${params}`);
-    byId("routing-preview").textContent = preview.agencies.length
-      ? preview.agencies.join(", ")
-      : gettext("no agency: the command centre handles it");
+    if (state.selectedId !== id) return;
+    state.preview = { id, agencies: preview.agencies };
     byId("override-agencies").querySelectorAll("input").forEach((box) => {
       box.checked = preview.agencies.includes(box.value);
     });
-    state.preview = preview.agencies;
   } catch (error) {
-    byId("routing-preview").textContent = explainForm(error);
+    state.preview = null;
+    byId("form-errors").textContent = explainForm(error);
   }
+  rerender();
+}
+
+function categoryChosen(option, how, changed) {
+  if (changed) state.dirty = true;
+  // The priority follows the category finally chosen, unless the operator set it by hand.
+  if (option && !state.priorityByHand && (changed || !byId("f-priority").value)) {
+    byId("f-priority").value = String(option.priority);
+    state.dirty = true;
+  }
+  refreshPreview();
+  if (how === "enter") locationBox.input.focus();
+}
+
+function locationChosen(_option, how, changed) {
+  if (changed) state.dirty = true;
+  refreshPreview();
+  if (how === "enter") byId("f-address").focus();
 }
 
 async function save() {
@@ -243,52 +644,115 @@ async function save() {
 }
 
 function explainForm(error) {
-  return explain(error, (field) => labelIn(byId("incident-form"), field, { area: "kelurahan" }));
+  return explain(error, (field) => labelIn(byId("incident-form"), field));
 }
 
 function overrideAgencies() {
   if (!byId("override").open) return null;
   const chosen = [...byId("override-agencies").querySelectorAll("input:checked")].map((box) => box.value);
-  const preview = state.preview || [];
+  const preview = state.preview?.agencies || [];
   const same = chosen.length === preview.length && chosen.every((code) => preview.includes(code));
   return same ? null : chosen;
 }
 
-async function dispatchSelected() {
-  const button = byId("dispatch");
-  if (button.disabled) return; // a second press while the first is under way
-  button.disabled = true;
-  try {
-    await saveAndDispatch();
-  } finally {
-    renderPanel();
+function block(message, focus) {
+  byId("form-errors").textContent = message;
+  if (focus === "classification") byId("classification").querySelector("input")?.focus();
+  else if (focus === "category") categoryBox.input.focus();
+  else if (focus === "override") {
+    byId("override").open = true;
+    byId("override-agencies").querySelector("input")?.focus();
   }
 }
 
-async function saveAndDispatch() {
-  if (!(await save())) return;
-  const agencies = overrideAgencies();
+async function dispatchSelected() {
+  const button = byId("dispatch");
+  if (state.dispatching || button.disabled) return; // a second press while the first is under way
+  state.dispatching = true;
+  button.disabled = true;
+  const id = state.selectedId;
+  let done = false;
   try {
+    done = await saveAndDispatch();
+  } finally {
+    state.dispatching = false;
+    renderPanel();
+  }
+  if (done) nextWork(id);
+}
+
+async function saveAndDispatch() {
+  await state.classifying;
+  // Ctrl+Enter takes a highlighted match the operator has not confirmed yet.
+  categoryBox.acceptPending("ctrl");
+  locationBox.acceptPending("ctrl");
+  const blocker = dispatchBlocker();
+  if (blocker) {
+    block(blocker.message, blocker.focus);
+    return false;
+  }
+  if (!(await save())) return false;
+  let agencies = overrideAgencies();
+  try {
+    if (agencies === null) {
+      const preview = await api(`/api/v1/incidents/${state.selectedId}/routing/`);
+      state.preview = { id: state.selectedId, agencies: preview.agencies };
+      if (!preview.agencies.length) {
+        block(NO_RULE(), "override");
+        return false;
+      }
+    } else if (!agencies.length) {
+      block(NO_RULE(), "override");
+      return false;
+    }
     const incident = await api(`/api/v1/incidents/${state.selectedId}/dispatch/`, {
       method: "POST",
       body: agencies ? { agencies } : {},
     });
     storeIncident(state, incident);
-    if (incident.unroutable) byId("form-errors").textContent = gettext("No routing rule matched: choose the agencies.");
+    byId("override").open = false;
+    agencies = null;
     rerender();
+    return true;
   } catch (error) {
     byId("form-errors").textContent = explainForm(error);
+    return false;
   }
 }
 
-async function classify(value) {
+// The classification under way, awaited by a dispatch that follows it at once (N … Ctrl+Enter).
+function classify(value) {
+  state.classifying = sendClassification(value);
+  return state.classifying;
+}
+
+async function sendClassification(value) {
   const call = latestCallOf(state.selectedId);
-  if (!call) return;
+  if (!call) {
+    byId("form-errors").textContent = gettext("This incident has no call to classify.");
+    return false;
+  }
+  byId("form-errors").textContent = "";
   try {
     upsert(state.calls, await api(`/api/v1/calls/${call.id}/`, { method: "PATCH", body: { classification: value } }));
+    rerender();
+    return true;
   } catch (error) {
     byId("form-errors").textContent = explainForm(error);
+    return false;
   }
+}
+
+// N: a real emergency, straight on to the category. G/P/I close the incident (Cilegon SOP):
+// on to the next caller or incident.
+async function classifyByKey(value) {
+  await state.pickingUp; // A then N: the classification is for the caller just picked up
+  if (!state.selectedId) return;
+  const radio = byId("classification").querySelector(`input[value=${value}]`);
+  if (radio && !radio.disabled) radio.checked = true;
+  if (value === "normal") categoryBox.input.focus();
+  const done = await classify(value);
+  if (done && value !== "normal") nextWork(state.selectedId);
 }
 
 async function closeSelected() {
@@ -300,6 +764,23 @@ async function closeSelected() {
   }
 }
 
+// After a dispatch (or a call that needs none): the caller waiting longest, else the most urgent
+// new incident, else stay.
+function nextWork(doneId) {
+  render();
+  const pick = byId("waiting-list").querySelector("[data-pick-up]");
+  if (pick) {
+    pick.focus();
+    return;
+  }
+  const fresh = boardOrder().find((incident) => incident.status === "new" && incident.id !== doneId);
+  if (fresh) {
+    select(fresh.id).then((selected) => selected && focusPanel());
+    return;
+  }
+  if (document.activeElement && document.activeElement !== document.body) document.activeElement.blur();
+}
+
 function moveSelection(step) {
   const order = boardOrder();
   if (!order.length) return;
@@ -309,30 +790,168 @@ function moveSelection(step) {
   document.querySelector(`[data-incident-id="${next.id}"].incident`)?.scrollIntoView({ block: "nearest" });
 }
 
-function typing(target) {
-  return ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName);
+// --- picking up, releasing, missed calls ------------------------------------------------------
+
+function say(id, message) {
+  byId(id).textContent = message;
+}
+
+function pickUp(callId) {
+  state.pickingUp = sendPickUp(callId);
+  return state.pickingUp;
+}
+
+async function sendPickUp(callId) {
+  alarm.unlock();
+  say("waiting-message", "");
+  try {
+    const call = await api(`/api/v1/calls/${callId}/pick-up/`, { method: "POST" });
+    upsert(state.calls, call);
+    rerender();
+    if (call.incident && (await select(call.incident))) focusPanel();
+  } catch (error) {
+    if (error.status === 409) {
+      say("waiting-message", gettext("Another operator picked up this caller."));
+      await loadQueue();
+    } else say("waiting-message", explain(error));
+  }
+}
+
+// A: answer the ringing softphone; else pick up the caller waiting longest.
+function answerOrPickUp() {
+  if (phone.ringing) {
+    phone.answer();
+    return;
+  }
+  const oldest = waitingCallers()[0];
+  if (oldest) pickUp(oldest.id);
+}
+
+async function release(callId) {
+  say("waiting-message", "");
+  try {
+    upsert(state.calls, await api(`/api/v1/calls/${callId}/release/`, { method: "POST" }));
+  } catch (error) {
+    say("waiting-message", explain(error));
+  }
+  rerender();
+}
+
+async function callBack(callId) {
+  say("missed-message", "");
+  try {
+    const callback = await api(`/api/v1/calls/${callId}/callback/`, { method: "POST" });
+    upsert(state.calls, callback);
+  } catch (error) {
+    say("missed-message", error.status === 409 ? gettext("This call was already settled by another operator.") : explain(error));
+    await loadMissed();
+  }
+  rerender();
+}
+
+async function resolveMissed(callId, reason) {
+  say("missed-message", "");
+  try {
+    upsert(state.calls, await api(`/api/v1/calls/${callId}/resolve-missed/`, { method: "POST", body: { reason } }));
+    state.resolving = null;
+    reasonForm = null;
+  } catch (error) {
+    say("missed-message", error.status === 409 ? gettext("This call was already settled by another operator.") : explain(error));
+    if (error.status === 409) await loadMissed();
+  }
+  rerender();
+}
+
+// --- controls ----------------------------------------------------------------------------------
+
+// Fields where letters are text; elsewhere a letter is a hotkey.
+function textEntry(target) {
+  if (!target || !target.tagName) return false;
+  if (target.isContentEditable || target.tagName === "TEXTAREA" || target.tagName === "SELECT") return true;
+  return target.tagName === "INPUT" && !["radio", "checkbox", "button", "submit", "reset"].includes(target.type);
+}
+
+function onKey(event) {
+  const ctrl = event.ctrlKey || event.metaKey;
+  if (ctrl && event.key === "Enter" && state.selectedId) {
+    event.preventDefault();
+    dispatchSelected();
+    return;
+  }
+  if (ctrl && (event.key === "s" || event.key === "S") && state.selectedId) {
+    event.preventDefault();
+    save();
+    return;
+  }
+  if (ctrl || event.altKey) return;
+  if (event.key === "Enter" && event.target.matches?.("li[data-incident-id]") && event.target.dataset.incidentId) {
+    select(Number(event.target.dataset.incidentId));
+    return;
+  }
+  if (event.key === "Escape" && textEntry(event.target)) {
+    event.target.blur();
+    return;
+  }
+  if (textEntry(event.target) || event.repeat) return;
+  const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
+  if (key === "a") {
+    event.preventDefault();
+    answerOrPickUp();
+  } else if (CLASSIFY_KEYS[key] && state.selectedId) {
+    event.preventDefault(); // the letter must not land in the field that gets the focus
+    classifyByKey(CLASSIFY_KEYS[key]);
+  } else if (key === "c" && state.selectedId) {
+    event.preventDefault();
+    categoryBox.input.focus();
+  } else if (key === "l" && state.selectedId) {
+    event.preventDefault();
+    locationBox.input.focus();
+  } else if (key === "j" || key === "k") {
+    moveSelection(key === "j" ? 1 : -1);
+  } else if (key === "h") {
+    phone.hangUp();
+  } else if (key === "m") {
+    phone.toggleMute();
+  }
+}
+
+function onClick(event) {
+  alarm.unlock();
+  const button = event.target.closest("button");
+  if (button?.dataset.pickUp) return pickUp(Number(button.dataset.pickUp));
+  if (button?.dataset.release) return release(Number(button.dataset.release));
+  if (button?.dataset.callback) return callBack(Number(button.dataset.callback));
+  if (button?.dataset.resolve) {
+    state.resolving = Number(button.dataset.resolve);
+    reasonForm = null;
+    renderMissed();
+    byId("resolve-reason")?.focus();
+    return;
+  }
+  if (button?.dataset.cancelResolve) {
+    state.resolving = null;
+    reasonForm = null;
+    renderMissed();
+    return;
+  }
+  if (button?.id === "pick-oldest") return answerOrPickUp();
+  if (button?.id === "enable-sound") {
+    rerender();
+    return;
+  }
+  const item = event.target.closest("[data-incident-id]");
+  if (item && item.dataset.incidentId) select(Number(item.dataset.incidentId));
 }
 
 function bindControls() {
-  document.addEventListener("click", (event) => {
-    alarm.unlock();
-    const item = event.target.closest("[data-incident-id]");
-    if (item && item.dataset.incidentId) select(Number(item.dataset.incidentId));
-  });
-  document.addEventListener("keydown", (event) => {
-    const item = event.target.closest?.("[data-incident-id]");
-    if (event.key === "Enter" && item && item.dataset.incidentId) select(Number(item.dataset.incidentId));
-    else if ((event.ctrlKey || event.metaKey) && event.key === "Enter" && state.selectedId) {
-      event.preventDefault();
-      dispatchSelected();
-    } else if ((event.ctrlKey || event.metaKey) && event.key === "s" && state.selectedId) {
-      event.preventDefault();
-      save();
-    } else if (!typing(event.target) && (event.key === "j" || event.key === "k")) {
-      moveSelection(event.key === "j" ? 1 : -1);
-    } else if (event.key === "Escape" && typing(event.target)) {
-      event.target.blur();
-    }
+  document.addEventListener("click", onClick);
+  document.addEventListener("keydown", onKey);
+  document.addEventListener("submit", (event) => {
+    const form = event.target.closest(".resolve-form");
+    if (!form) return;
+    event.preventDefault();
+    const reason = form.querySelector("input").value.trim();
+    if (reason) resolveMissed(Number(form.dataset.callId), reason);
   });
   const form = byId("incident-form");
   form.addEventListener("input", () => {
@@ -342,15 +961,8 @@ function bindControls() {
     event.preventDefault();
     save();
   });
-  byId("f-kecamatan").addEventListener("change", (event) => {
-    fillKelurahan(event.target.value, "");
-    refreshPreview();
-  });
-  byId("f-kelurahan").addEventListener("change", refreshPreview);
-  byId("f-category").addEventListener("change", (event) => {
-    const category = state.categories.find((c) => c.code === event.target.value);
-    if (category && !byId("f-priority").value) byId("f-priority").value = category.default_priority;
-    refreshPreview();
+  byId("f-priority").addEventListener("change", () => {
+    state.priorityByHand = true;
   });
   byId("dispatch").addEventListener("click", dispatchSelected);
   byId("close-incident").addEventListener("click", closeSelected);
@@ -358,6 +970,8 @@ function bindControls() {
     radio.addEventListener("change", (event) => classify(event.target.value)),
   );
 }
+
+// --- loading and live events ------------------------------------------------------------------
 
 async function loadReferenceData() {
   const [categories, areas, agencies] = await Promise.all([
@@ -369,41 +983,75 @@ async function loadReferenceData() {
   state.kecamatan = areas.filter((a) => a.kind === "kecamatan");
   state.kelurahan = areas.filter((a) => a.kind === "kelurahan");
   state.agencies = agencies.filter((a) => a.is_active);
-  fillSelect(byId("f-category"), categories.map((c) => [c.code, `${c.name}`]));
-  fillSelect(byId("f-kecamatan"), state.kecamatan.map((a) => [a.code, a.name]));
+  categoryBox.setOptions(categoryOptions());
+  locationBox.setOptions(locationOptions());
   byId("override-agencies").replaceChildren(
     ...state.agencies.map((a) => el("label", {}, el("input", { type: "checkbox", value: a.code }), ` ${a.code}`)),
   );
 }
 
-async function loadState() {
+async function loadQueue() {
+  const calls = await fetchAll(`/api/v1/calls/?queue_state=${QUEUE_STATES.join(",")}&page_size=200`);
+  calls.forEach((call) => upsert(state.calls, call));
+  rerender();
+}
+
+async function loadMissed() {
+  const calls = await fetchAll("/api/v1/calls/?missed=true&page_size=200");
+  calls.forEach((call) => upsert(state.calls, call));
+  rerender();
+}
+
+async function loadState(user) {
+  if (user?.username) state.me = user.username;
   const [calls, open, resolved] = await Promise.all([
     api("/api/v1/calls/?page_size=50"),
     fetchAll("/api/v1/incidents/?status=new,dispatched,in_progress&page_size=200"),
     api("/api/v1/incidents/?status=resolved&page_size=30"),
+    loadQueue(),
+    loadMissed(),
   ]);
   calls.results.forEach((call) => upsert(state.calls, call));
   [...open, ...resolved.results].forEach((incident) => storeIncident(state, incident));
   await escalations.load();
+  state.loaded = true;
   render();
 }
 
 function onEvent(envelope) {
   const data = envelope.data || {};
-  if (data.call) upsert(state.calls, data.call);
+  if (data.call) {
+    const known = state.calls.has(data.call.id);
+    upsert(state.calls, data.call);
+    if (envelope.type === "call.created" && !known && data.call.channel === "sms") {
+      if (data.call.incident !== state.selectedId) state.unseenSms.add(data.call.id);
+      alarm.once();
+    }
+  }
   if (data.incident) storeIncident(state, data.incident);
   if (data.assignment) upsert(state.assignments, data.assignment);
   escalations.apply(envelope);
   if (envelope.incident && envelope.incident === state.selectedId) timeline.add(envelope);
+  for (const id of state.unseenSms) {
+    const incident = state.incidents.get(state.calls.get(id)?.incident);
+    if (incident && incident.status !== "new") state.unseenSms.delete(id);
+  }
   rerender();
 }
 
 async function main() {
   bindControls();
+  alarm.unlockQuietly(); // kiosk set-ups allow sound at once; elsewhere the hint asks for a click
+  phone.start();
   await loadReferenceData();
   const feed = new LiveFeed({ onEvent, onReady: loadState, onConnection: showConnection });
   feed.start();
-  setInterval(rerender, 15000); // ages on the board and the escalation panel keep counting
+  // One ticker: every wait, age and countdown on the page counts each second; the softphone's
+  // "still registering" turns into a warning; nothing else is re-rendered.
+  startTicker(() => {
+    phone.render();
+    renderAttention();
+  });
   window.addEventListener("beforeunload", (event) => {
     if (state.dirty) event.preventDefault();
   });

@@ -2,7 +2,7 @@
 // in time, which escalation step fired when, who was notified and whether it was delivered.
 
 import { api, fetchAll } from "./api.js";
-import { age, byId, el, wib } from "./ui.js";
+import { byId, el, ticking, wib } from "./ui.js";
 
 const ACTION_LABELS = () => ({
   notify_agency: gettext("Re-alert the agency"),
@@ -18,6 +18,15 @@ const DELIVERY_LABELS = () => ({
   sent: gettext("sent"),
   failed: gettext("failed"),
 });
+
+// When the assignment's next escalation step falls due (steps count from its creation), or null.
+export function nextStep(assignment) {
+  if (assignment.status !== "pending") return null;
+  const step = (assignment.escalation_steps || [])[assignment.escalation_level];
+  if (!step) return null;
+  const due = new Date(new Date(assignment.created_at).getTime() + step.after_seconds * 1000);
+  return { action: step.action, due_at: due.toISOString() };
+}
 
 // An assignment the escalation took back from a silent agency: the incident waits for the
 // command centre to dispatch it again.
@@ -78,6 +87,17 @@ export class EscalationBoard {
     }
   }
 
+  countdown(assignment, labels) {
+    const next = nextStep(assignment);
+    if (!next) return null;
+    return el(
+      "div",
+      { className: "next-step", dataset: { action: next.action } },
+      `${interpolate(gettext("Next: %(action)s in"), { action: labels[next.action] || next.action }, true)} `,
+      ticking(next.due_at, { until: true, className: "countdown" }),
+    );
+  }
+
   render() {
     const open = [...this.items.values()].filter((item) => this.needsAttention(item));
     byId("escalation-count").textContent = open.length ? String(open.length) : "";
@@ -101,8 +121,9 @@ export class EscalationBoard {
               { className: rerouted(assignment) ? "flag" : "meta" },
               rerouted(assignment)
                 ? gettext("Taken back: dispatch it to another agency")
-                : `${gettext("waiting")} ${age(assignment.created_at)}`,
+                : [`${gettext("waiting")} `, ticking(assignment.created_at, { format: "clock" })],
             ),
+            this.countdown(assignment, labels),
             el(
               "ol",
               {},

@@ -87,10 +87,19 @@ export class LiveFeed {
   }
 }
 
-// The "connection lost" banner every console shows while the socket is down.
+// While the socket is down the console is greyed out and a large banner covers it: a screen
+// that stopped updating must not pass for a quiet shift.
 export function showConnection(online) {
-  const banner = document.getElementById("connection");
-  banner.hidden = online;
-  banner.textContent = online ? "" : gettext("Connection lost — reconnecting…");
+  const label = document.getElementById("connection");
+  label.hidden = online;
+  label.textContent = online ? "" : gettext("Connection lost — reconnecting…");
+  const overlay = document.getElementById("offline");
+  if (overlay) {
+    overlay.hidden = online;
+    document.getElementById("offline-title").textContent = online ? "" : gettext("Connection lost — reconnecting…");
+    document.getElementById("offline-detail").textContent = online
+      ? ""
+      : gettext("This screen is NOT updating: new callers and changes do not appear until it reconnects.");
+  }
   document.body.dataset.online = online ? "true" : "false";
 }

@@ -19,20 +19,26 @@ export function storeIncident(state, incident) {
   (assignments || []).forEach((assignment) => upsert(state.assignments, assignment));
 }
 
-// The #timeline list: fetched entries and live ones, each shown once.
+// The #timeline list: fetched entries and live ones, each shown once. A call event carries the
+// whole call; the call's previous entry says what changed ("picked up by", "classified as").
 export class Timeline {
   constructor() {
     this.seqs = new Set();
+    this.calls = new Map();
   }
 
   clear() {
     this.seqs = new Set();
+    this.calls = new Map();
     byId("timeline").replaceChildren();
   }
 
   add(event) {
     if (this.seqs.has(event.seq)) return;
     this.seqs.add(event.seq);
-    byId("timeline").append(timelineItem(event));
+    const call = event.data?.call;
+    const previous = call ? this.calls.get(call.id) : undefined;
+    if (call) this.calls.set(call.id, call);
+    byId("timeline").append(timelineItem(event, previous));
   }
 }

@@ -85,25 +85,209 @@ export function scheduler(render) {
   };
 }
 
-// One timeline entry, worded for people.
-export function timelineItem(event) {
-  const data = event.data || {};
-  const what = data.assignment
-    ? `${data.assignment.agency}: ${statusLabel(data.assignment.status)}`
-    : data.call
-      ? `${gettext("Call")} ${data.call.from_number}: ${statusLabel(data.call.status)}`
-      : data.incident
-        ? statusLabel(data.incident.status)
-        : "";
-  const note = data.note ? ` — ${data.note}` : "";
+// Elapsed and remaining times that keep counting: a span marked with data-since (time since)
+// or data-until (time left); one ticker a second rewrites only these texts, never the lists.
+export function clock(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  const hours = Math.floor(s / 3600);
+  const mm = String(Math.floor((s % 3600) / 60)).padStart(hours ? 2 : 1, "0");
+  const ss = String(s % 60).padStart(2, "0");
+  return hours ? `${hours}:${mm}:${ss}` : `${mm}:${ss}`;
+}
+
+function secondsSince(iso) {
+  return (Date.now() - new Date(iso).getTime()) / 1000;
+}
+
+const TICK_FORMATS = {
+  age: (iso) => age(iso),
+  clock: (iso) => clock(secondsSince(iso)),
+  left: (iso) => clock(-secondsSince(iso)),
+};
+
+function tickText(node) {
+  const { since, until, format } = node.dataset;
+  if (until) return TICK_FORMATS.left(until);
+  return (TICK_FORMATS[format] || TICK_FORMATS.age)(since);
+}
+
+// <span data-since=ISO> "42s" (format "age") or "0:42" (format "clock"); <span data-until=ISO>
+// "1:05" left.
+export function ticking(iso, { format = "age", until = false, className = "tick" } = {}) {
+  const node = el("span", { className, dataset: until ? { until: iso } : { since: iso, format } });
+  node.textContent = tickText(node);
+  return node;
+}
+
+export function startTicker(onTick = () => {}) {
+  const tick = () => {
+    document.querySelectorAll("[data-since], [data-until]").forEach((node) => {
+      const text = tickText(node);
+      if (node.textContent !== text) node.textContent = text;
+    });
+    onTick();
+  };
+  tick();
+  return setInterval(tick, 1000);
+}
+
+// One timeline entry, worded for people: a sentence, with the event's code kept in data-event
+// (and the title) for tests and for whoever debugs.
+export function timelineItem(event, previousCall) {
+  const code = event.event || event.type;
   return el(
     "li",
-    { dataset: { seq: event.seq } },
+    { dataset: { seq: event.seq, event: code }, title: code },
     el("time", { datetime: event.at }, wib(event.at)),
     " ",
-    el("code", {}, event.event || event.type),
-    " ",
-    what + note,
+    describeEvent(event, previousCall),
     event.actor ? el("span", { className: "actor" }, ` · ${event.actor}`) : null,
   );
+}
+
+function say(format, values) {
+  return interpolate(format, values, true);
+}
+
+export function callerNumber(call) {
+  return call.direction === "outbound" ? call.to_number : call.from_number;
+}
+
+const ESCALATION_SENTENCES = () => ({
+  notify_agency: gettext("%(agency)s has not acknowledged — the agency's console is alerted again"),
+  sms_agency: gettext("%(agency)s has not acknowledged — SMS to the duty officer sent"),
+  notify_supervisors: gettext("%(agency)s has not acknowledged — supervisors alerted"),
+  call_agency: gettext("%(agency)s has not acknowledged — calling the duty officer"),
+  reroute: gettext("%(agency)s has not acknowledged — incident taken back"),
+});
+
+const ASSIGNMENT_SENTENCES = () => ({
+  created: gettext("%(agency)s notified: waiting for acknowledgement"),
+  acknowledged: gettext("%(agency)s acknowledged"),
+  en_route: gettext("%(agency)s is on the way"),
+  on_scene: gettext("%(agency)s is on scene"),
+  completed: gettext("%(agency)s completed its work"),
+  declined: gettext("%(agency)s declined"),
+  cancelled: gettext("%(agency)s's assignment cancelled"),
+});
+
+const INCIDENT_SENTENCES = () => ({
+  created: gettext("Incident opened"),
+  new: gettext("Incident reopened"),
+  dispatched: gettext("Incident dispatched"),
+  in_progress: gettext("Incident in progress"),
+  resolved: gettext("Incident resolved"),
+  closed: gettext("Incident closed"),
+  cancelled: gettext("Incident cancelled"),
+  unroutable: gettext("No routing rule matches: choose the agencies by hand."),
+});
+
+const FIELD_NAMES = () => ({
+  category: gettext("category"),
+  priority: gettext("priority"),
+  area: gettext("location"),
+  address: gettext("address"),
+  description: gettext("description"),
+  caller_name: gettext("caller name"),
+  caller_phone: gettext("caller phone"),
+  status: gettext("status"),
+});
+
+const CLASSIFICATION_NAMES = () => ({
+  normal: gettext("Normal"),
+  ghost: gettext("Ghost (silent)"),
+  prank: gettext("Prank"),
+  info: gettext("Information request"),
+});
+
+export function classificationName(value) {
+  return CLASSIFICATION_NAMES()[value] || value;
+}
+
+function describeCall(event, previous) {
+  const call = event.data.call;
+  const number = callerNumber(call);
+  const before = previous || {};
+  if (event.type === "call.created" || !previous) {
+    if (call.channel === "sms") return say(gettext("SMS from %(number)s"), { number });
+    if (call.direction === "outbound") return say(gettext("Calling %(number)s back"), { number });
+    if (event.type === "call.created") return say(gettext("Call from %(number)s"), { number });
+  }
+  if (call.classification && call.classification !== before.classification) {
+    return say(gettext("Call from %(number)s classified as %(classification)s"), {
+      number,
+      classification: classificationName(call.classification),
+    });
+  }
+  if (before.missed && !call.missed) {
+    if (call.missed_settlement === "resolved") {
+      return say(gettext("Missed call from %(number)s resolved: %(reason)s"), { number, reason: call.missed_reason });
+    }
+    return say(gettext("Missed call from %(number)s settled: the caller was reached"), { number });
+  }
+  if (call.missed && !before.missed) return say(gettext("Missed call: %(number)s hung up before anybody answered"), { number });
+  if (call.queue_state !== before.queue_state || call.picked_up_by !== before.picked_up_by) {
+    if (call.queue_state === "connected" && call.direction === "outbound") {
+      return say(gettext("Call-back to %(number)s connected (%(user)s)"), { number, user: call.picked_up_by });
+    }
+    if (call.queue_state === "connected") {
+      return say(gettext("Call from %(number)s picked up by %(user)s"), { number, user: call.picked_up_by });
+    }
+    if (call.queue_state === "connecting") {
+      return say(gettext("Call from %(number)s put through to %(user)s"), { number, user: call.picked_up_by });
+    }
+    if (call.queue_state === "waiting" && before.queue_state) {
+      return say(gettext("Caller %(number)s is back in the queue"), { number });
+    }
+    if (call.queue_state === "waiting") return say(gettext("Caller %(number)s is waiting for an operator"), { number });
+    if (call.queue_state === "ended") return say(gettext("Call with %(number)s ended"), { number });
+  }
+  return say(gettext("Call from %(number)s: %(status)s"), { number, status: statusLabel(call.status) });
+}
+
+function describeNotification(notification) {
+  const values = { recipient: notification.recipient || "—", error: notification.error || "" };
+  const sms = notification.channel === "sms";
+  if (notification.status === "sent") {
+    return say(sms ? gettext("SMS to %(recipient)s delivered") : gettext("Call to %(recipient)s placed"), values);
+  }
+  if (notification.status === "failed") {
+    return say(sms ? gettext("SMS to %(recipient)s failed: %(error)s") : gettext("Call to %(recipient)s failed: %(error)s"), values);
+  }
+  return say(sms ? gettext("SMS to %(recipient)s will be tried again") : gettext("Call to %(recipient)s will be tried again"), values);
+}
+
+export function describeEvent(event, previousCall) {
+  const data = event.data || {};
+  const code = event.event || event.type || "";
+  const [kind, action] = code.split(".");
+  const note = data.note ? ` — ${data.note}` : "";
+  if (kind === "escalation") {
+    const sentence = ESCALATION_SENTENCES()[data.step?.action] || gettext("%(agency)s has not acknowledged — escalated");
+    return say(sentence, { agency: data.assignment?.agency || "" });
+  }
+  if (kind === "notification" && data.notification) return describeNotification(data.notification);
+  if (kind === "call" && data.call) return describeCall(event, previousCall);
+  if (kind === "assignment" && data.assignment) {
+    const agency = data.assignment.agency;
+    if (action === "cancelled" && data.reason === "escalation") {
+      return say(gettext("Taken back from %(agency)s: not acknowledged in time"), { agency });
+    }
+    if (action === "created" && data.rerouted_from) return say(gettext("Rerouted to %(agency)s"), { agency });
+    const sentence = ASSIGNMENT_SENTENCES()[action] || gettext("%(agency)s: %(status)s");
+    return say(sentence, { agency, status: statusLabel(data.assignment.status) }) + note;
+  }
+  if (kind === "incident") {
+    if (action === "dispatched") {
+      const agencies = (data.agencies || []).join(", ");
+      return agencies ? say(gettext("Incident dispatched to %(agencies)s"), { agencies }) : INCIDENT_SENTENCES().dispatched;
+    }
+    if (action === "updated") {
+      const names = FIELD_NAMES();
+      const fields = (data.changed || []).map((field) => names[field] || field).join(", ");
+      return fields ? say(gettext("Details changed: %(fields)s"), { fields }) : gettext("Details changed");
+    }
+    return (INCIDENT_SENTENCES()[action] || statusLabel(data.incident?.status || action)) + note;
+  }
+  return gettext("Update") + note;
 }
