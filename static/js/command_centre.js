@@ -273,14 +273,14 @@ function renderMissed() {
       el(
         "li",
         { className: "item missed-call", dataset: { callId: call.id } },
-        el("div", { className: "caller-top" }, el("strong", { className: "phone" }, callerNumber(call)), el("span", { className: "meta" }, wib(call.started_at))),
+        el("strong", { className: "phone" }, callerNumber(call)),
+        el("div", { className: "meta" }, wib(call.started_at)),
         el(
           "div",
           { className: "meta" },
           call.wait_seconds !== null && call.wait_seconds !== undefined
-            ? interpolate(gettext("hung up after %(wait)s"), { wait: clock(call.wait_seconds) }, true)
+            ? interpolate(gettext("hung up after waiting %(wait)s"), { wait: clock(call.wait_seconds) }, true)
             : gettext("hung up while waiting"),
-          incidentRef(call) ? ` · ${incidentRef(call)}` : "",
         ),
         historyNote(call),
         state.resolving === call.id

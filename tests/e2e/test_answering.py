@@ -70,11 +70,10 @@ def test_waiting_caller_is_picked_up_with_one_key_and_shown_live_to_the_others(c
         expect(page).to_have_title(re.compile(r"^\(1\) 112"))
         expect(page.locator("#waiting-count")).to_have_text("1")
         expect(page.locator("#oldest-wait")).to_be_visible()
-        page.wait_for_function("Number(document.body.dataset.beeps || 0) > 0")
+        expect(page.locator("body")).to_have_attribute("data-beeps", re.compile(r"^[1-9]"))
     first = operator1.locator("#oldest-wait-time").text_content()
-    operator1.wait_for_function(
-        f"document.getElementById('oldest-wait-time').textContent !== {first!r}"
-    )  # the wait keeps counting, every second
+    # The wait keeps counting, every second.
+    expect(operator1.locator("#oldest-wait-time")).not_to_have_text(first, timeout=2500)
     operator1.screenshot(path=SCREENSHOTS / "waiting-caller.png")
 
     keys = KeyCounter(operator1)
@@ -189,7 +188,9 @@ def test_a_fire_typed_in_the_category_list_goes_out_as_p1(console, live):
     # Chosen by mistake (P2), then corrected: the priority follows the final category.
     operator.keyboard.press("Enter")
     expect(operator.locator("#f-priority")).to_have_value("2")
-    operator.keyboard.press("Escape")
+    expect(operator.locator("#f-area")).to_be_focused()
+    operator.keyboard.press("Escape")  # closes the location list
+    operator.keyboard.press("Escape")  # leaves the field
     operator.keyboard.press("c")
     expect(category).to_be_focused()
     operator.keyboard.type("keb")
