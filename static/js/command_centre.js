@@ -203,11 +203,10 @@ function renderWaiting() {
           el("strong", { className: "phone" }, callerNumber(call)),
           ticking(call.started_at, { format: "clock", className: "wait" }),
         ),
-        historyNote(call),
         el(
           "div",
           { className: "caller-actions" },
-          el("span", { className: "meta" }, incidentRef(call)),
+          historyNote(call) || el("span", { className: "meta" }, gettext("first call in 90 days")),
           el(
             "button",
             { type: "button", className: "primary", dataset: { pickUp: call.id, focus: `pick-${call.id}` } },

@@ -142,6 +142,9 @@ def test_a_new_call_is_dispatched_in_at_most_ten_keys(console, live):
     call = Call.objects.get(sid="CAe2ekeys1")
     incident = call.incident
     expect(waiting_item(operator, call)).to_be_visible()  # the call appears: counting starts
+    place_call(live, "CAe2ekeys2", "081355556666")  # and another caller behind them
+    second = Call.objects.get(sid="CAe2ekeys2")
+    expect(waiting_item(operator, second)).to_be_visible()
 
     keys = KeyCounter(operator)
     keys.press("a")  # pick up (angkat)
@@ -168,6 +171,11 @@ def test_a_new_call_is_dispatched_in_at_most_ten_keys(console, live):
     assert [a.agency.code for a in incident.assignments.all()] == ["DPKP"]
     call.refresh_from_db()
     assert call.classification == "normal"
+
+    # Next: the caller still waiting, one Enter away.
+    expect(waiting_item(operator, second).locator("[data-pick-up]")).to_be_focused()
+    operator.keyboard.press("Enter")
+    expect(operator.locator("#detail-reference")).to_have_text(second.incident.reference)
     assert operator.errors == []
 
 
@@ -305,3 +313,27 @@ def test_layout_at_1366_and_1920(console, live):
         assert nothing_hidden, name
         operator.screenshot(path=SCREENSHOTS / f"command-centre-{name}.png")
     assert operator.errors == []
+
+
+def test_softphone_not_configured_is_a_calm_note(console, live):
+    operator = console("operator1", User.Role.OPERATOR)
+    softphone = operator.locator("#softphone")
+    expect(softphone).to_have_attribute("data-status", "demo")
+    expect(softphone).to_contain_text("Softphone belum dikonfigurasi")
+    expect(operator.locator("#sp-alert")).to_be_hidden()
+
+
+def test_a_configured_softphone_that_cannot_register_is_a_loud_warning(console, live, settings):
+    # Settings that make a token, for a Twilio this sandbox cannot reach: the device never
+    # registers, which is exactly what an operator must not miss.
+    settings.TWILIO_ACCOUNT_SID = "AC" + "0" * 32
+    settings.TWILIO_API_KEY_SID = "SK" + "0" * 32
+    settings.TWILIO_API_KEY_SECRET = "not-a-real-secret"
+    settings.TWILIO_TWIML_APP_SID = "AP" + "0" * 32
+    operator = console("operator1", User.Role.OPERATOR)
+    alert = operator.locator("#sp-alert")
+    expect(alert).to_be_visible(timeout=20000)
+    expect(alert).to_contain_text("SOFTPHONE TIDAK TERSAMBUNG")
+    expect(operator.locator("#softphone")).not_to_have_attribute("data-status", "registered")
+    expect(operator.locator("body")).to_have_attribute("data-beeps", re.compile(r"^[1-9]"))
+    operator.screenshot(path=SCREENSHOTS / "softphone-not-registered.png")

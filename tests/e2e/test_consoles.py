@@ -1,6 +1,7 @@
 """A 112 call carried from ringing to acknowledged across two live consoles, and hostile input
 that must stay inert."""
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -62,7 +63,8 @@ def test_call_is_dispatched_and_acknowledged_live(console, live):
     expect(card).to_be_visible()
     expect(operator.locator("#call-list")).to_contain_text("+6281234567890")
 
-    card.click()
+    operator.keyboard.press("a")  # the operator picks the caller up
+    expect(operator.locator("#detail-reference")).to_have_text(incident.reference)
     operator.check("input[name=classification][value=normal]")
     choose(operator, "#f-category", "Kebakaran")
     choose(operator, "#f-area", "Citangkil")
@@ -148,6 +150,7 @@ def test_supervisor_sees_an_unacknowledged_assignment_escalate_live(console, liv
         steps=[
             {"after_seconds": 1, "action": "notify_agency"},
             {"after_seconds": 2, "action": "sms_agency"},
+            {"after_seconds": 600, "action": "call_agency"},
         ],
     )
     Agency.objects.filter(code="DPKP").update(escalation_policy=policy)
@@ -169,6 +172,11 @@ def test_supervisor_sees_an_unacknowledged_assignment_escalate_live(console, liv
     expect(entry).to_have_attribute("data-level", "2")
     expect(entry.locator('[data-action="sms_agency"]')).to_be_visible()
     expect(entry.locator('[data-channel="sms"]')).to_have_attribute("data-status", "sent")
+    # The countdown to the next step (the duty officer's call, 600 s after the dispatch).
+    countdown = entry.locator('.next-step[data-action="call_agency"] .countdown')
+    expect(countdown).to_have_text(re.compile(r"^9:5\d$"))
+    first = countdown.text_content()
+    expect(countdown).not_to_have_text(first, timeout=2500)
     queued = dpkp.locator(f'#queue [data-reference="{incident.reference}"]')
     expect(queued.locator(".escalated")).to_be_visible()
     supervisor.screenshot(path=SCREENSHOTS / "escalations.png")
