@@ -4,15 +4,13 @@ Everything here is idempotent on the CallSid, because Twilio retries, and tolera
 callbacks that come late, twice or out of order.
 """
 
-from datetime import UTC
-from email.utils import parsedate_to_datetime
-
 from django.db import transaction
 from django.utils import timezone
 
 from agencies.phones import to_e164_or_raw
 from calls.models import CALL_STATUS_RANK, FINAL_CALL_STATUSES, Call
 from calls.serializers import CallSerializer
+from calls.twilio_params import parse_timestamp
 from dispatch import events
 from dispatch.incidents import change_status, locked_incident, open_incident
 from dispatch.models import Incident
@@ -27,13 +25,8 @@ def record_call_event(event_type, call, actor=None):
 
 
 def twilio_time(params):
-    """Twilio's `Timestamp` (RFC 2822) when present and sane, else now."""
-    try:
-        at = parsedate_to_datetime(params["Timestamp"])
-    except (KeyError, TypeError, ValueError, IndexError):
-        return timezone.now()
-    # RFC 2822's "-0000" is UTC, but Python returns it naive and Django would read it as WIB.
-    return at if timezone.is_aware(at) else at.replace(tzinfo=UTC)
+    """Twilio's `Timestamp` when present and sane, else now."""
+    return parse_timestamp(params.get("Timestamp")) or timezone.now()
 
 
 @transaction.atomic

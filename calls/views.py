@@ -1,5 +1,6 @@
-"""Twilio webhooks (CONTRACT §4, §9). Thin: check the signature, hand the parameters to
-`intake` (records) or `answering` (the caller's way to an operator), answer TwiML."""
+"""Twilio webhooks (CONTRACT §4, §9). Thin: check the signature, make the parameters storable
+(`twilio_params`), hand them to `intake` (records) or `answering` (the caller's way to an
+operator), answer TwiML."""
 
 import contextlib
 import logging
@@ -10,7 +11,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from calls import answering, duty, intake, twiml
+from calls import answering, duty, intake, twilio_params, twiml
 from calls.models import Call
 from calls.signatures import is_signed_by_twilio
 
@@ -18,7 +19,8 @@ logger = logging.getLogger(__name__)
 
 
 def twilio_webhook(view):
-    """Only signed POSTs from Twilio reach the view; anything else is 403 and writes nothing."""
+    """Only signed POSTs from Twilio reach the view; anything else is 403 and writes nothing.
+    The view reads `request.twilio`: the parameters the signature covered, made storable."""
 
     @csrf_exempt
     @require_POST
@@ -27,6 +29,7 @@ def twilio_webhook(view):
         if not is_signed_by_twilio(request):
             logger.warning("refused unsigned Twilio request to %s", request.path)
             return HttpResponseForbidden("invalid signature")
+        request.twilio = twilio_params.clean(request.POST)
         return view(request, *args, **kwargs)
 
     return checked
@@ -41,9 +44,9 @@ def voice(request):
     """Record the call and queue the caller. Whatever fails inside, the caller stays connected:
     a 112 caller never hears an application error."""
     try:
-        if not request.POST.get("CallSid"):
+        if not request.twilio.get("CallSid"):
             raise ValueError("no CallSid")
-        intake.receive_call(request.POST)
+        intake.receive_call(request.twilio)
     except Exception:
         logger.exception("voice intake failed; answering with the fallback TwiML")
         return twiml_response(twiml.fallback())
@@ -52,9 +55,9 @@ def voice(request):
 
 @twilio_webhook
 def status(request):
-    if not request.POST.get("CallSid"):
+    if not request.twilio.get("CallSid"):
         return HttpResponse("CallSid is required", status=400)
-    intake.apply_status_callback(request.POST)
+    intake.apply_status_callback(request.twilio)
     return HttpResponse(status=204)
 
 
@@ -66,12 +69,12 @@ def wait(request):
     try:
         if request.method != "POST" or not is_signed_by_twilio(request):
             return HttpResponseForbidden("invalid signature")
-        position = request.POST.get("QueuePosition", "")
-        waited = request.POST.get("QueueTime", "")
+        params = twilio_params.clean(request.POST)
+        position = params.get("QueuePosition")
         return twiml_response(
             twiml.waiting_message(
-                position=int(position) if position.isdecimal() else None,
-                seconds_waited=int(waited) if waited.isdecimal() else 0,
+                position=int(position) if position else None,
+                seconds_waited=int(params.get("QueueTime", 0)),
             )
         )
     except Exception:
@@ -83,9 +86,9 @@ def wait(request):
 def queue_exit(request):
     """`<Enqueue action>`: the caller left the queue. Whatever fails here, a caller still on
     the line is kept connected."""
-    result = request.POST.get("QueueResult", "")
+    result = request.twilio.get("QueueResult", "")
     try:
-        call = intake.left_queue(request.POST) if request.POST.get("CallSid") else None
+        call = intake.left_queue(request.twilio) if request.twilio.get("CallSid") else None
     except Exception:
         logger.exception("recording the queue result failed")
         call = None
@@ -117,7 +120,7 @@ def bridge(request, call_id):
 def bridge_answered(request, call_id):
     """Runs on the operator's leg when they answer, just before the two are connected."""
     try:
-        answering.operator_answered(call_id, leg_sid=request.POST.get("CallSid", "")[:64])
+        answering.operator_answered(call_id, leg_sid=request.twilio.get("CallSid", ""))
     except Call.DoesNotExist:
         logger.warning("operator answered for unknown call %s", call_id)
     return twiml_response(twiml.empty())
@@ -127,7 +130,7 @@ def bridge_answered(request, call_id):
 def bridge_done(request, call_id):
     """The `<Dial>` to the operator ended: back to the queue unless they talked."""
     try:
-        talked = not answering.bridge_ended(call_id, request.POST.get("DialCallStatus", ""))
+        talked = not answering.bridge_ended(call_id, request.twilio.get("DialCallStatus", ""))
     except Call.DoesNotExist:
         talked = False  # never drop a caller we cannot place: back to the queue
     return twiml_response(twiml.hang_up() if talked else twiml.back_to_queue())
@@ -158,9 +161,9 @@ def callback_done(request, call_id):
 
 @twilio_webhook
 def sms(request):
-    if not request.POST.get("MessageSid"):
+    if not request.twilio.get("MessageSid"):
         return HttpResponse("MessageSid is required", status=400)
-    call, _created = intake.receive_sms(request.POST)
+    call, _created = intake.receive_sms(request.twilio)
     return twiml_response(twiml.sms_received(call.incident.reference))
 
 
@@ -173,4 +176,4 @@ def duty_call(request, notification_id):
 @twilio_webhook
 def duty_answer(request, notification_id):
     """The duty officer pressed a key: 1 acknowledges the assignment on the agency's behalf."""
-    return twiml_response(duty.answer(notification_id, request.POST.get("Digits", "")))
+    return twiml_response(duty.answer(notification_id, request.twilio.get("Digits", "")))
