@@ -48,7 +48,7 @@ def groups_for(user):
 
 @database_sync_to_async
 def latest_seq():
-    return IncidentEvent.objects.aggregate(seq=Max("id"))["seq"] or 0
+    return IncidentEvent.objects.aggregate(seq=Max("seq"))["seq"] or 0
 
 
 @database_sync_to_async

@@ -10,10 +10,10 @@ import threading
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.db import transaction
+from django.db import connection, transaction
 
 from dispatch import visibility
-from dispatch.models import IncidentEvent
+from dispatch.models import PROVISIONAL_SEQ_OFFSET, IncidentEvent
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def envelope_type(event_type):
 def envelope(event):
     return {
         "type": envelope_type(event.type),
-        "seq": event.id,
+        "seq": event.seq,
         "event": event.type,
         "at": event.at.isoformat(),
         "actor": event.actor.username if event.actor_id else None,
@@ -65,8 +65,23 @@ def record(event_type, *, data, incident=None, agency=None, actor=None):
         actor=actor if actor is not None and actor.is_authenticated else None,
         data=data,
     )
+    event.seq = provisional_seq(event)
     transaction.on_commit(lambda: publish(event))
     return event
+
+
+def provisional_seq(event):
+    """What the database's insert trigger set (migration 0004), without asking it."""
+    if connection.vendor == "postgresql":
+        return event.id + PROVISIONAL_SEQ_OFFSET
+    return event.id
+
+
+def final_seq(event):
+    """The seq the commit gave the event (PostgreSQL); an uncommitted event's own (tests)."""
+    if connection.vendor != "postgresql":
+        return event.seq
+    return IncidentEvent.objects.filter(pk=event.pk).values_list("seq", flat=True).first()
 
 
 class Sender:
@@ -118,6 +133,11 @@ async def send_to_groups(groups, message):
 def publish(event):
     """Send a committed event to every dashboard group that may see it. Never raises: the
     database already holds the event, so a broken layer costs latency, not data."""
+    try:
+        event.seq = final_seq(event)
+    except Exception:
+        logger.warning("seq of event %s unknown; clients will replay it", event.id, exc_info=True)
+        return
     message = {"type": "dashboard.event", "event": envelope(event)}
     groups = [COMMAND_CENTRE_GROUP] + [
         agency_group(agency_id) for agency_id in visibility.agencies_seeing_event(event)
@@ -126,5 +146,5 @@ def publish(event):
         sender.send(groups, message)
     except Exception:
         logger.warning(
-            "publish of event %s failed; clients will replay it", event.id, exc_info=True
+            "publish of event %s failed; clients will replay it", event.seq, exc_info=True
         )

@@ -123,8 +123,20 @@ class Assignment(models.Model):
         return f"{self.incident_id}→{self.agency_id} {self.status}"
 
 
+# A transaction's own events carry a provisional seq until it commits: their id plus this, far
+# above every committed seq. The database gives each its final seq at commit (migration 0004).
+PROVISIONAL_SEQ_OFFSET = 10**15
+
+
 class IncidentEvent(models.Model):
-    """The append-only timeline and outbox. Its id is the event `seq` clients see."""
+    """The append-only timeline and outbox.
+
+    `seq` is what clients follow (CONTRACT §7: the replay never skips). An id is taken when
+    the row is inserted, so a transaction that inserted early but commits late would make a
+    lower id appear after a higher one was already served. On PostgreSQL the seq is therefore
+    given at commit instead, under a lock held only while committing: seqs become visible in
+    order, with no holes left behind by slow transactions. SQLite runs one writer at a time,
+    so there the id is the seq."""
 
     type = models.CharField(max_length=40, db_index=True)
     at = models.DateTimeField(auto_now_add=True)
@@ -139,16 +151,14 @@ class IncidentEvent(models.Model):
         Agency, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     data = models.JSONField(default=dict)
+    # Set by the database (triggers of migration 0004), never by the application.
+    seq = models.BigIntegerField(unique=True, null=True, editable=False)
 
     class Meta:
-        ordering = ["id"]
+        ordering = ["seq"]
 
     def __str__(self):
-        return f"#{self.id} {self.type}"
-
-    @property
-    def seq(self):
-        return self.id
+        return f"#{self.seq} {self.type}"
 
 
 class Notification(models.Model):

@@ -161,7 +161,7 @@ class AssignmentStatusSerializer(serializers.Serializer):
 
 
 class TimelineEventSerializer(serializers.ModelSerializer):
-    seq = serializers.IntegerField(source="id", read_only=True)
+    seq = serializers.IntegerField(read_only=True)
     actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:

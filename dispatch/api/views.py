@@ -377,7 +377,7 @@ class IncidentViewSet(
     def events(self, request, pk=None):
         incident = self.get_object()
         timeline = visibility.events_for(request.user, incident.events.select_related("actor"))
-        page = self.paginate_queryset(timeline.order_by("id"))
+        page = self.paginate_queryset(timeline.order_by("seq"))
         return self.get_paginated_response(TimelineEventSerializer(page, many=True).data)
 
 
@@ -454,6 +454,9 @@ class EventEnvelopeSerializer(serializers.Serializer):
     data = serializers.DictField()
 
 
+MAX_SEQ = 2**63 - 1  # a bigint; an `after` beyond it asks for nothing
+
+
 class EventReplayView(GenericAPIView):
     """Dashboard replay: the events after `seq` this user may see, oldest first, in the
     WebSocket's envelope."""
@@ -468,7 +471,7 @@ class EventReplayView(GenericAPIView):
     def get(self, request):
         after = id_param(request, "after") or "0"
         timeline = visibility.events_for(
-            request.user, IncidentEvent.objects.filter(id__gt=int(after))
+            request.user, IncidentEvent.objects.filter(seq__gt=min(int(after), MAX_SEQ))
         ).select_related("actor")
-        page = self.paginate_queryset(timeline.order_by("id"))
+        page = self.paginate_queryset(timeline.order_by("seq"))
         return self.get_paginated_response([events.envelope(event) for event in page])

@@ -131,7 +131,8 @@ def test_an_event_leaves_only_after_commit_and_once(transactional_db, listen):
         assert centre.next(SILENCE) is None, "published before its transaction committed"
 
     [envelope] = centre.events(1)
-    assert envelope["seq"] == event.id
+    event.refresh_from_db()
+    assert envelope["seq"] == event.seq
     assert envelope["event"] == "incident.updated"
     assert envelope["data"] == {"note": "inside"}
 
@@ -164,19 +165,19 @@ def test_events_reach_the_command_centre_and_each_agency_that_may_see_them(
     by_agency = {a.agency.code: a for a in assignments}
     assert set(by_agency) == {"BPBD", "DPKP"}
     dispatched = IncidentEvent.objects.get(type="incident.dispatched")
-    created = {e.agency.code: e.id for e in IncidentEvent.objects.filter(type="assignment.created")}
+    created = {e.agency.code: e.seq for e in IncidentEvent.objects.filter(type="assignment.created")}
 
     # The command centre gets all three, in order; each agency the incident-wide event, then
     # its own assignment (never the other agency's); an agency not involved gets nothing.
     assert [(e["type"], e["seq"]) for e in centre.events(3)] == [
-        ("incident.updated", dispatched.id),
+        ("incident.updated", dispatched.seq),
         ("assignment.created", min(created.values())),
         ("assignment.created", max(created.values())),
     ]
     for listener, code in ((bpbd, "BPBD"), (dpkp, "DPKP")):
         envelopes = listener.events(2)
         assert [(e["event"], e["seq"]) for e in envelopes] == [
-            ("incident.dispatched", dispatched.id),
+            ("incident.dispatched", dispatched.seq),
             ("assignment.created", created[code]),
         ]
         assert envelopes[1]["data"]["assignment"]["agency"] == code
@@ -197,7 +198,7 @@ def test_envelope_shape_and_type_mapping(transactional_db, cilegon, listen):
     assert acknowledged.get("incident", incident.id) == incident.id
     assert acknowledged["type"] == "assignment.updated"
     assert acknowledged["event"] == "assignment.acknowledged"
-    assert acknowledged["seq"] == event.id
+    assert acknowledged["seq"] == event.seq
     assert datetime.fromisoformat(acknowledged["at"]) == event.at
     assert acknowledged["actor"] == "staff"
     assert acknowledged["data"] == event.data
@@ -239,7 +240,7 @@ def test_a_dead_redis_loses_no_event(transactional_db, settings, caplog):
 
     assert IncidentEvent.objects.filter(pk=event.pk, type="incident.updated").exists()
     events.publish(event)  # called directly too
-    assert f"publish of event {event.id} failed" in caplog.text
+    assert f"publish of event {event.seq} failed" in caplog.text
     channel_layers.backends.clear()
 
 
