@@ -132,7 +132,7 @@ async def assert_unauthorized(communicator):
 
 @database_sync_to_async
 def latest_seq():
-    return IncidentEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    return IncidentEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
 
 
 @database_sync_to_async
