@@ -328,7 +328,7 @@ def test_a_configured_softphone_that_cannot_register_is_a_loud_warning(console, 
     # registers, which is exactly what an operator must not miss.
     settings.TWILIO_ACCOUNT_SID = "AC" + "0" * 32
     settings.TWILIO_API_KEY_SID = "SK" + "0" * 32
-    settings.TWILIO_API_KEY_SECRET = "not-a-real-secret"
+    settings.TWILIO_API_KEY_SECRET = "not-a-real-secret-" + "x" * 32
     settings.TWILIO_TWIML_APP_SID = "AP" + "0" * 32
     operator = console("operator1", User.Role.OPERATOR)
     alert = operator.locator("#sp-alert")
@@ -337,3 +337,18 @@ def test_a_configured_softphone_that_cannot_register_is_a_loud_warning(console, 
     expect(operator.locator("#softphone")).not_to_have_attribute("data-status", "registered")
     expect(operator.locator("body")).to_have_attribute("data-beeps", re.compile(r"^[1-9]"))
     operator.screenshot(path=SCREENSHOTS / "softphone-not-registered.png")
+
+
+def test_a_new_sms_is_heard_and_counted_until_opened(console, live):
+    operator = console("operator1", User.Role.OPERATOR)
+    expect(operator).to_have_title(re.compile(r"^112 · "))
+    twilio_post(
+        live,
+        "/calls/twilio/sms/",
+        {"MessageSid": "SMe2enew1", "From": "081234567890", "To": "112", "Body": "Banjir"},
+    )
+    expect(operator).to_have_title(re.compile(r"^\(1\) 112 · "))
+    expect(operator.locator("body")).to_have_attribute("data-beeps", re.compile(r"^[1-9]"))
+    incident = Incident.objects.get()
+    operator.locator(f'#col-new [data-reference="{incident.reference}"]').click()
+    expect(operator).to_have_title(re.compile(r"^112 · "))
