@@ -223,7 +223,9 @@ function renderWaiting() {
         "li",
         {
           className: `item caller q-${call.queue_state}${mine ? " mine" : ""}`,
-          dataset: { callId: call.id, queueState: call.queue_state, pickedUpBy: call.picked_up_by || "" },
+          // The operator's own caller: a click opens the caller's incident.
+          dataset: { callId: call.id, queueState: call.queue_state, pickedUpBy: call.picked_up_by || "", incidentId: mine && call.incident ? call.incident : "" },
+          title: mine && incidentRef(call) ? incidentRef(call) : null,
         },
         el(
           "div",
@@ -241,7 +243,6 @@ function renderWaiting() {
           ? el(
               "div",
               { className: "caller-actions" },
-              call.incident ? el("button", { type: "button", dataset: { incidentId: call.incident, focus: `open-${call.id}` } }, incidentRef(call) || gettext("Open incident")) : null,
               call.direction === "inbound"
                 ? el("button", { type: "button", dataset: { release: call.id, focus: `release-${call.id}` }, title: gettext("Put the caller back in the queue, first in line") }, gettext("Release"))
                 : null,
@@ -340,6 +341,13 @@ function renderMyCall() {
   );
 }
 
+// Where the caller is: waiting, with an operator, missed — else Twilio's status of the call.
+function callBadge(call) {
+  if (call.missed) return el("span", { className: "badge s-missed" }, gettext("missed"));
+  if (isLive(call)) return el("span", { className: `badge q-${call.queue_state}` }, queueStateLabel(call));
+  return badge(call.status);
+}
+
 function renderCalls() {
   const calls = [...state.calls.values()].sort((a, b) => b.started_at.localeCompare(a.started_at)).slice(0, 50);
   byId("call-list").replaceChildren(
@@ -354,7 +362,7 @@ function renderCalls() {
         },
         el("strong", { className: "phone" }, callerNumber(call)),
         " ",
-        badge(call.status),
+        callBadge(call),
         call.channel === "sms" ? el("span", { className: "tag" }, "SMS") : null,
         call.direction === "outbound" ? el("span", { className: "tag" }, gettext("call-back")) : null,
         el("div", { className: "meta" }, wib(call.started_at), incident ? ` · ${incident.reference}` : ""),

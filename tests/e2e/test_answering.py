@@ -164,6 +164,10 @@ def test_a_new_call_is_dispatched_in_at_most_ten_keys(console, live):
     dispatched = operator.locator(f'#col-dispatched [data-reference="{incident.reference}"]')
     expect(dispatched).to_be_visible()
     assert keys.count <= 10, keys.log
+    timeline = operator.locator("#timeline")
+    expect(timeline).to_contain_text("Kejadian diteruskan ke DPKP")
+    expect(timeline).to_contain_text("diangkat oleh operator1")
+    operator.locator("#incident-panel").screenshot(path=SCREENSHOTS / "incident-panel.png")
     incident.refresh_from_db()
     assert incident.status == Incident.Status.DISPATCHED
     assert incident.category.code == "FIRE" and incident.priority == 1
