@@ -98,6 +98,35 @@ def test_waiting_caller_is_picked_up_with_one_key_and_shown_live_to_the_others(c
     assert operator1.errors == [] and operator2.errors == []
 
 
+def test_a_pick_up_lost_to_another_operator_says_so(console, live):
+    operator1 = console("operator1", User.Role.OPERATOR)
+    operator2 = console("operator2", User.Role.OPERATOR)
+    # operator2's live feed stalls, so their screen still shows the caller waiting when they
+    # press: the server's 409 decides.
+    stalled = {"on": False}
+
+    def route(socket):
+        server = socket.connect_to_server()
+        server.on_message(lambda message: None if stalled["on"] else socket.send(message))
+
+    operator2.route_web_socket(re.compile(r"/ws/dashboard/"), route)
+    operator2.reload()
+    operator2.wait_for_selector("body[data-online=true]")
+    place_call(live, "CAe2erace1", "081234567890")
+    call = Call.objects.get(sid="CAe2erace1")
+    expect(waiting_item(operator2, call)).to_have_attribute("data-queue-state", "waiting")
+    stalled["on"] = True
+
+    operator1.keyboard.press("a")
+    expect(waiting_item(operator1, call)).to_have_attribute("data-queue-state", "connected")
+    waiting_item(operator2, call).locator("[data-pick-up]").click()
+    expect(operator2.locator("#waiting-message")).to_contain_text("Operator lain")
+    expect(waiting_item(operator2, call)).to_have_attribute("data-queue-state", "connected")
+    expect(waiting_item(operator2, call)).to_contain_text("operator1")
+    call.refresh_from_db()
+    assert call.picked_up_by.username == "operator1"
+
+
 def test_missed_call_is_on_every_screen_until_one_operator_calls_back(console, live):
     operator1 = console("operator1", User.Role.OPERATOR)
     operator2 = console("operator2", User.Role.OPERATOR)
