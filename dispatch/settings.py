@@ -86,19 +86,22 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
-# Keep 0 for the web process: under ASGI each request runs in a thread of its own, and every
-# thread would keep its own connection open until PostgreSQL runs out (bench/RESULTS.md).
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # A connection pool per process. Under ASGI every request runs in a thread of its own, so
     # persistent connections (CONN_MAX_AGE) would pile up one per thread; opening a fresh one
     # per webhook cost ~40 % of its time (bench/RESULTS.md). The pool hands them back instead.
     DATABASES["default"]["OPTIONS"] = {
+        # A database that does not answer must not hold a 112 caller: the voice webhook falls
+        # back to its TwiML when no connection comes within these seconds (Twilio waits 15).
+        "connect_timeout": 2,
         "pool": {
             "min_size": env.int("DB_POOL_MIN", default=2),
             "max_size": env.int("DB_POOL_MAX", default=20),
-            "timeout": 10,
-        }
+            "timeout": env.float("DB_POOL_TIMEOUT", default=2.0),
+        },
     }
+    # The same backend, with a pool that survives a database restart (dispatch/postgres).
+    DATABASES["default"]["ENGINE"] = "dispatch.postgres"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded default is shared by web, worker and beat: wait for a lock instead of
     # failing with "database is locked", and start write transactions eagerly.
