@@ -206,7 +206,7 @@ function renderWaiting() {
         el(
           "div",
           { className: "caller-actions" },
-          historyNote(call) || el("span", { className: "meta" }, gettext("first call in 90 days")),
+          historyNote(call) || el("span", { className: "meta", title: gettext("No other call from this number in 90 days") }, gettext("first call")),
           el(
             "button",
             { type: "button", className: "primary", dataset: { pickUp: call.id, focus: `pick-${call.id}` } },
