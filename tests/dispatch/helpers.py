@@ -82,3 +82,20 @@ def results(response):
 
 def ids(response):
     return sorted(row["id"] for row in results(response))
+
+
+def follow_replay(client, after=0):
+    """Every seq `GET /api/v1/events/?after=` hands a client that follows it from `after`."""
+    followed = []
+    while True:
+        page = client.get(f"{API}/events/?after={after}&page_size=200").json()["results"]
+        if not page:
+            return followed
+        followed += [envelope["seq"] for envelope in page]
+        after = page[-1]["seq"]
+
+
+def every_seq():
+    from dispatch.models import IncidentEvent
+
+    return list(IncidentEvent.objects.order_by("seq").values_list("seq", flat=True))

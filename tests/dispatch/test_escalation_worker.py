@@ -26,10 +26,11 @@ from celery import Celery
 from django.conf import settings
 from django.utils import timezone
 
-from agencies.models import Agency, Area, Category, EscalationPolicy
+from agencies.models import Agency, Area, Category, EscalationPolicy, User
 from dispatch import incidents
 from dispatch.models import Assignment, IncidentEvent
-from tests.conftest import requires_postgres
+from tests.conftest import api_as, make_user, requires_postgres
+from tests.dispatch.helpers import every_seq, follow_replay
 
 pytestmark = [
     requires_postgres,
@@ -332,3 +333,6 @@ def test_a_worker_killed_mid_sweep_loses_and_repeats_nothing(workers):
     workers.wait_idle()
     assert_each_step_fired_once(ids, 2)
     assert sum(fired().values()) == total
+    # A console that followed the replay through it all has every event, each once.
+    operator = make_user("replay-follower", User.Role.OPERATOR)
+    assert follow_replay(api_as(operator)) == every_seq()

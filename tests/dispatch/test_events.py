@@ -165,7 +165,9 @@ def test_events_reach_the_command_centre_and_each_agency_that_may_see_them(
     by_agency = {a.agency.code: a for a in assignments}
     assert set(by_agency) == {"BPBD", "DPKP"}
     dispatched = IncidentEvent.objects.get(type="incident.dispatched")
-    created = {e.agency.code: e.seq for e in IncidentEvent.objects.filter(type="assignment.created")}
+    created = {
+        e.agency.code: e.seq for e in IncidentEvent.objects.filter(type="assignment.created")
+    }
 
     # The command centre gets all three, in order; each agency the incident-wide event, then
     # its own assignment (never the other agency's); an agency not involved gets nothing.
