@@ -4,6 +4,8 @@ Everything here is idempotent on the CallSid, because Twilio retries, and tolera
 callbacks that come late, twice or out of order.
 """
 
+import logging
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -15,6 +17,8 @@ from dispatch import events
 from dispatch.incidents import change_status, locked_incident, open_incident
 from dispatch.models import Incident
 
+logger = logging.getLogger(__name__)
+
 
 def call_data(call):
     return {"call": CallSerializer(call).data}
@@ -22,6 +26,11 @@ def call_data(call):
 
 def record_call_event(event_type, call, actor=None):
     return events.record(event_type, incident=call.incident, actor=actor, data=call_data(call))
+
+
+def log_context(call):
+    """`extra` for log lines about a call (JSON logs carry them; dispatch.logformat)."""
+    return {"incident": call.incident.reference if call.incident_id else "", "call_sid": call.sid}
 
 
 def twilio_time(params):
@@ -48,6 +57,7 @@ def receive_call(params, channel=Call.Channel.VOICE):
     if call.incident_id is None:
         open_incident(caller_phone=from_number, call=call)
         record_call_event("call.created", call)
+        logger.info("112 %s call received", channel, extra=log_context(call))
     return call, created
 
 
@@ -71,6 +81,7 @@ def receive_sms(params):
     if call.incident_id is None:
         open_incident(caller_phone=from_number, description=body, call=call)
         record_call_event("call.created", call)
+        logger.info("112 SMS received", extra=log_context(call))
     return call, created
 
 

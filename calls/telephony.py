@@ -15,6 +15,8 @@ from twilio.jwt.access_token import AccessToken
 from twilio.jwt.access_token.grants import VoiceGrant
 from twilio.rest import Client
 
+from dispatch.logformat import mask_phone
+
 logger = logging.getLogger("dispatch.telephony")
 
 
@@ -39,19 +41,25 @@ class ConsoleGateway:
     # Nothing rings anywhere, so a pick-up or a call-back is a connected call at once (demo).
     connects_at_once = True
 
+    # Numbers masked: INFO logs carry no personal data.
     def send_sms(self, to, body):
-        logger.info("SMS to %s: %s", to, body)
+        logger.info("SMS to %s: %s", mask_phone(to), body)
         return f"console-{uuid.uuid4().hex[:16]}"
 
     def place_call(self, to, twiml_url, status_url=None):
-        logger.info("CALL to %s, TwiML at %s", to, twiml_url)
+        logger.info("CALL to %s, TwiML at %s", mask_phone(to), twiml_url)
         return f"console-{uuid.uuid4().hex[:16]}"
 
     def bridge_to_operator(self, call_sid, twiml_url):
-        logger.info("BRIDGE queued caller %s, TwiML at %s", call_sid, twiml_url)
+        logger.info(
+            "BRIDGE queued caller %s, TwiML at %s",
+            call_sid,
+            twiml_url,
+            extra={"call_sid": call_sid},
+        )
 
     def hang_up(self, call_sid):
-        logger.info("HANG UP %s", call_sid)
+        logger.info("HANG UP %s", call_sid, extra={"call_sid": call_sid})
 
 
 class TwilioGateway:

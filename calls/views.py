@@ -14,17 +14,22 @@ from django.views.decorators.http import require_POST
 from calls import answering, duty, intake, twilio_params, twiml
 from calls.models import Call
 from calls.signatures import is_signed_by_twilio
+from dispatch.metrics import WEBHOOK_SECONDS
 
 logger = logging.getLogger(__name__)
 
 
 def twilio_webhook(view):
     """Only signed POSTs from Twilio reach the view; anything else is 403 and writes nothing.
-    The view reads `request.twilio`: the parameters the signature covered, made storable."""
+    The view reads `request.twilio`: the parameters the signature covered, made storable.
+    Timed for /metrics (`dispatch_webhook_seconds`, kept per web process)."""
+
+    latency = WEBHOOK_SECONDS.labels(endpoint=view.__name__)
 
     @csrf_exempt
     @require_POST
     @wraps(view)
+    @latency.time()
     def checked(request, *args, **kwargs):
         if not is_signed_by_twilio(request):
             logger.warning("refused unsigned Twilio request to %s", request.path)

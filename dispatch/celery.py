@@ -2,7 +2,10 @@ import logging
 import os
 
 from celery import Celery
-from celery.signals import after_setup_logger, worker_init
+from celery.signals import after_setup_logger, after_setup_task_logger, worker_init
+from django.conf import settings
+
+from dispatch.logformat import JsonFormatter
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dispatch.settings")
 
@@ -17,6 +20,16 @@ def quieter_routine_tasks(logger, **kwargs):
     the log lines that matter (escalations, notifications, errors)."""
     for name in ("celery.app.trace", "celery.worker.strategy", "celery.beat"):
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def json_lines(logger, **kwargs):
+    """Celery replaces the root logger's handlers with its own: LOG_FORMAT=json applies to
+    them too, so escalations logged by the worker are JSON lines like the web's."""
+    if settings.LOG_FORMAT == "json":
+        for handler in logger.handlers:
+            handler.setFormatter(JsonFormatter())
 
 
 @worker_init.connect

@@ -12,6 +12,7 @@ another sweeper (or an acknowledgement) holds, so two workers never fire the sam
 never deadlock with each other or with staff.
 """
 
+import logging
 from datetime import timedelta
 
 from django.conf import settings
@@ -26,6 +27,8 @@ from dispatch.incidents import (
     settle_incident_status,
 )
 from dispatch.models import Assignment, Incident
+
+logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 100
 # How many batches' worth of due rows a claim looks at: room for this many sweepers at once.
@@ -131,6 +134,14 @@ def fire_step(assignment, now):
             },
             "notifications": [notifications.summary(n) for n in sent],
         },
+    )
+    logger.info(
+        "escalation step %s (%s) fired for assignment %s to %s",
+        index,
+        step["action"],
+        assignment.id,
+        assignment.agency.code,
+        extra={"incident": assignment.incident.reference},
     )
 
 

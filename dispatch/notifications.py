@@ -166,6 +166,15 @@ def finish(notification, *, retry, error):
         agency=assignment.agency,
         data={"notification": summary(notification)},
     )
+    logger.log(
+        logging.WARNING if notification.status == Status.FAILED else logging.INFO,
+        "%s notification %s of assignment %s: %s",
+        notification.channel,
+        notification.id,
+        assignment.id,
+        notification.status,
+        extra={"incident": assignment.incident.reference},
+    )
 
 
 def requeue_due(now):

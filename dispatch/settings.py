@@ -236,17 +236,29 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
-    # The TLS proxy answers health checks on plain HTTP from the same host.
-    SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
+    # The TLS proxy answers health checks on plain HTTP from the same host; a Prometheus on
+    # the same host scrapes /metrics over loopback.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz/$", r"^metrics$"]
 
+# `json`: one JSON object per line with the incident reference and call SID (dispatch.logformat).
+LOG_FORMAT = env("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured("LOG_FORMAT must be 'plain' or 'json'.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "dispatch.logformat.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# `Authorization: Bearer <METRICS_TOKEN>` reads /metrics from outside loopback (CONTRACT §12).
+# Empty: loopback only.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
 
 INCIDENT_REFERENCE_PREFIX = env("INCIDENT_REFERENCE_PREFIX", default="CLG")
 CITY_NAME = env("CITY_NAME", default="Kota Cilegon")

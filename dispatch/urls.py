@@ -1,20 +1,16 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.http import JsonResponse
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from dispatch import views
-
-
-def healthz(request):
-    return JsonResponse({"ok": True})
+from dispatch import health, metrics, views
 
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("healthz/", healthz, name="healthz"),
+    path("healthz/", health.healthz, name="healthz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
