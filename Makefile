@@ -36,5 +36,5 @@ I18N_IGNORE := --ignore=.venv --ignore=staticfiles --ignore=var
 .PHONY: messages
 messages: $(STAMP)
 	$(I18N_ENV) $(PY) manage.py makemessages -l id -l en $(I18N_IGNORE) --ignore=tests --ignore=bench
-	$(I18N_ENV) $(PY) manage.py makemessages -d djangojs -l id -l en $(I18N_IGNORE) --ignore=node_modules
+	$(I18N_ENV) $(PY) manage.py makemessages -d djangojs -l id -l en $(I18N_IGNORE) --ignore=node_modules --ignore=static/vendor
 	$(I18N_ENV) $(PY) manage.py compilemessages --ignore=.venv

@@ -152,6 +152,23 @@ def release(call_id, user):
     return call
 
 
+def end_call(call_id, user):
+    """The operator ends the conversation with the caller they hold (the softphone's or the
+    desk phone's own hang-up does the same through the bridge's `<Dial action>`)."""
+    with transaction.atomic():
+        call = locked_call(call_id)
+        if call.queue_state not in HELD or call.picked_up_by_id != user.pk:
+            raise Conflict(_("Only the operator who holds this call can end it."))
+        # A call-back's own sid is the operator's leg: it rang the operator first.
+        outbound = call.direction == Call.Direction.OUTBOUND
+        leg_sid = call.sid if outbound else call.operator_leg_sid
+        call.queue_state = State.ENDED
+        changed(call, user)
+    if leg_sid:
+        telephony.gateway().hang_up(leg_sid)
+    return call
+
+
 # --- missed calls -----------------------------------------------------------------------------
 
 

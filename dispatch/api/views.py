@@ -221,6 +221,14 @@ class CallViewSet(
         answering.release(call.pk, request.user)
         return self.fresh(call.pk)
 
+    @extend_schema(request=None, responses=CallSerializer)
+    @action(detail=True, methods=["post"], url_path="hang-up")
+    def hang_up(self, request, pk=None):
+        """End the conversation with the caller you hold."""
+        call = self.get_object()
+        answering.end_call(call.pk, request.user)
+        return self.fresh(call.pk)
+
     @extend_schema(request=None, responses={201: CallSerializer})
     @action(detail=True, methods=["post"])
     def callback(self, request, pk=None):

@@ -243,6 +243,7 @@ function renderWaiting() {
           ? el(
               "div",
               { className: "caller-actions" },
+              el("button", { type: "button", className: "danger", dataset: { endCall: call.id }, title: gettext("End the call with this caller") }, gettext("End call"), " ", el("kbd", {}, "H")),
               call.direction === "inbound"
                 ? el("button", { type: "button", dataset: { release: call.id, focus: `release-${call.id}` }, title: gettext("Put the caller back in the queue, first in line") }, gettext("Release"))
                 : null,
@@ -844,6 +845,29 @@ async function release(callId) {
   rerender();
 }
 
+async function endCall(callId) {
+  say("waiting-message", "");
+  try {
+    upsert(state.calls, await api(`/api/v1/calls/${callId}/hang-up/`, { method: "POST" }));
+  } catch (error) {
+    say("waiting-message", explain(error));
+  }
+  rerender();
+}
+
+// H: the softphone's own hang-up when it rings or talks; otherwise end the call this operator
+// holds (a desk phone, or the demo's console backend, where nothing rings in the browser).
+function hangUp() {
+  if (["ringing", "in-call"].includes(phone.status)) {
+    phone.hangUp();
+    return;
+  }
+  const held = [...state.calls.values()].find(
+    (call) => call.picked_up_by === state.me && ["connecting", "connected"].includes(call.queue_state),
+  );
+  if (held) endCall(held.id);
+}
+
 async function callBack(callId) {
   say("missed-message", "");
   try {
@@ -916,7 +940,7 @@ function onKey(event) {
   } else if (key === "j" || key === "k") {
     moveSelection(key === "j" ? 1 : -1);
   } else if (key === "h") {
-    phone.hangUp();
+    hangUp();
   } else if (key === "m") {
     phone.toggleMute();
   }
@@ -927,6 +951,7 @@ function onClick(event) {
   const button = event.target.closest("button");
   if (button?.dataset.pickUp) return pickUp(Number(button.dataset.pickUp));
   if (button?.dataset.release) return release(Number(button.dataset.release));
+  if (button?.dataset.endCall) return endCall(Number(button.dataset.endCall));
   if (button?.dataset.callback) return callBack(Number(button.dataset.callback));
   if (button?.dataset.resolve) {
     state.resolving = Number(button.dataset.resolve);

@@ -624,3 +624,27 @@ def test_an_empty_patch_keeps_the_classification(operator1):
     response = client.patch(f"{API}/{call.pk}/", {}, format="json")
     assert response.status_code == 200
     assert response.json()["classification"] == "normal"
+
+
+def test_the_operator_ends_the_call_they_hold(operator1, operator2):
+    call = waiting_call()
+    api_as(operator1).post(f"{API}/{call.pk}/pick-up/")
+    assert api_as(operator2).post(f"{API}/{call.pk}/hang-up/").status_code == 409
+    response = api_as(operator1).post(f"{API}/{call.pk}/hang-up/")
+    assert response.status_code == 200
+    assert response.json()["queue_state"] == "ended"
+    assert not Call.objects.get(pk=call.pk).missed
+    assert api_as(operator1).post(f"{API}/{call.pk}/hang-up/").status_code == 409
+
+
+def test_ending_a_call_with_twilio_hangs_up_the_operators_leg(twilio, operator1, client):
+    call = claimed_call(operator1)
+    answering.operator_answered(call.pk, leg_sid="CAoperatorleg")
+    twilio.answer(200, {"sid": "CAoperatorleg", "status": "completed"})
+    assert api_as(operator1).post(f"{API}/{call.pk}/hang-up/").status_code == 200
+    assert twilio.requests == [
+        ("POST", f"{TWILIO_API}/Calls/CAoperatorleg.json", {"Status": "completed"})
+    ]
+    params = voice_params(DialCallStatus="completed")
+    root = twiml(post_twilio(client, f"/calls/twilio/bridge/{call.pk}/done/", params))
+    assert root.find("Hangup") is not None

@@ -95,6 +95,15 @@ def test_waiting_caller_is_picked_up_with_one_key_and_shown_live_to_the_others(c
     picked = operator1.locator('#timeline [data-event="call.updated"]').last
     expect(picked).to_contain_text("operator1")
     assert "call.updated" not in operator1.locator("#timeline").inner_text()
+
+    # H ends the conversation (the demo's console backend has no softphone to hang up): the
+    # call leaves the panel on both screens.
+    operator1.locator("body").click(position={"x": 5, "y": 300})
+    operator1.keyboard.press("h")
+    for page in (operator1, operator2):
+        expect(waiting_item(page, call)).to_have_count(0)
+    call.refresh_from_db()
+    assert call.queue_state == "ended" and not call.missed
     assert operator1.errors == [] and operator2.errors == []
 
 
