@@ -4,11 +4,19 @@
 // heartbeat announcing a newer seq, or a reconnect makes it replay the missed events from
 // GET /api/v1/events/?after=<seq>. Agency staff see only some events, so for them a jump is
 // often no loss at all: the replay then simply returns nothing new. Events are applied at most
-// once (by seq) and always in seq order within a replay.
+// once (by seq) and always in seq order within a replay; a live event whose seq is below one
+// already applied (another process published it a moment later) is applied too, never dropped.
+//
+// A socket that says nothing is treated as lost: no `hello` within HELLO_TIMEOUT_MS of opening
+// (a server that accepted while Redis was away), or no message at all — the server beats every
+// 25 s — within SILENCE_TIMEOUT_MS. The feed closes it and reconnects, and the console shows
+// the connection as lost meanwhile.
 
 import { fetchAll } from "./api.js";
 
 const MAX_BACKOFF_MS = 30000;
+const HELLO_TIMEOUT_MS = 5000;
+const SILENCE_TIMEOUT_MS = 60000;
 
 export class LiveFeed {
   constructor({ onEvent, onReady, onConnection }) {
@@ -26,12 +34,28 @@ export class LiveFeed {
     const scheme = window.location.protocol === "https:" ? "wss" : "ws";
     const socket = new WebSocket(`${scheme}://${window.location.host}/ws/dashboard/`);
     this.socket = socket;
-    socket.addEventListener("message", (message) => this.receive(JSON.parse(message.data)));
+    this.greeted = false;
+    socket.addEventListener("open", () => this.watch(socket, HELLO_TIMEOUT_MS));
+    socket.addEventListener("message", (message) => {
+      this.watch(socket, this.greeted ? SILENCE_TIMEOUT_MS : HELLO_TIMEOUT_MS);
+      this.receive(JSON.parse(message.data));
+    });
     socket.addEventListener("close", (event) => this.closed(event));
+  }
+
+  // (Re)arm the watchdog: if this socket says nothing in time, give up on it.
+  watch(socket, milliseconds) {
+    clearTimeout(this.watchdog);
+    this.watchdog = setTimeout(() => {
+      console.warn("the live connection is silent; reconnecting");
+      socket.close();
+    }, milliseconds);
   }
 
   async receive(message) {
     if (message.type === "hello") {
+      this.greeted = true;
+      this.watch(this.socket, SILENCE_TIMEOUT_MS);
       this.attempt = 0;
       this.onConnection(true);
       if (this.lastSeq === null) {
@@ -76,6 +100,8 @@ export class LiveFeed {
   }
 
   closed(event) {
+    clearTimeout(this.watchdog);
+    if (event.target !== this.socket) return; // an older socket, already replaced
     this.onConnection(false);
     if (event.code === 4401) {
       window.location.assign("/accounts/login/");

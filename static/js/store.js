@@ -39,6 +39,9 @@ export class Timeline {
     const call = event.data?.call;
     const previous = call ? this.calls.get(call.id) : undefined;
     if (call) this.calls.set(call.id, call);
-    byId("timeline").append(timelineItem(event, previous));
+    // In seq order, also for a live event that arrives after a later one.
+    const list = byId("timeline");
+    const later = [...list.children].find((item) => Number(item.dataset.seq) > event.seq);
+    list.insertBefore(timelineItem(event, previous), later || null);
   }
 }

@@ -329,6 +329,24 @@ def test_losing_the_live_connection_greys_out_the_console(console, live):
     expect(operator.locator("body")).to_have_attribute("data-online", "true")
 
 
+def test_a_socket_that_never_says_hello_is_replaced(console, live):
+    """A server that accepted the socket while Redis was away says nothing: the console counts
+    it as lost, reconnects by itself, and is live again (issue 8, defect 5)."""
+    operator = console("operator1", User.Role.OPERATOR)
+    opened = []
+
+    def route(socket):
+        opened.append(socket)
+        if len(opened) > 1:
+            socket.connect_to_server()  # the first one stays silent: accepted, no hello
+
+    operator.route_web_socket(re.compile(r"/ws/dashboard/"), route)
+    operator.reload()
+    expect(operator.locator("body")).to_have_attribute("data-online", "true", timeout=15000)
+    assert len(opened) >= 2
+    assert operator.errors == []
+
+
 def test_layout_at_1366_and_1920(console, live):
     operator = console("operator1", User.Role.OPERATOR)
     for index in range(6):
