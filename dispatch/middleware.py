@@ -2,6 +2,7 @@ import functools
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
+from django.utils.cache import add_never_cache_headers
 
 from calls.telephony import softphone_configured
 
@@ -20,6 +21,21 @@ class RefuseOversizedBodies:
             except RequestDataTooBig:
                 return JsonResponse({"detail": "Request body too large."}, status=413)
         return self.get_response(request)
+
+
+class ApiNeverCached:
+    """API answers carry callers' numbers, names and whereabouts: no browser or proxy may keep
+    a copy (`Cache-Control: no-store`). Every answer under /api/, errors included, so no view
+    can forget it."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.path.startswith("/api/"):
+            add_never_cache_headers(response)
+        return response
 
 
 # The consoles run no inline script and load nothing from elsewhere, so a strict policy holds.

@@ -1,5 +1,7 @@
 """Every error the API answers is JSON that names what is wrong; none is a 500 for bad input."""
 
+import logging
+
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
@@ -7,9 +9,12 @@ from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from calls.telephony import TelephonyError
 from dispatch.incidents import Conflict
+
+logger = logging.getLogger(__name__)
 
 
 def exception_handler(exc, context):
@@ -31,4 +36,20 @@ def exception_handler(exc, context):
         )
     if isinstance(exc, ObjectDoesNotExist):
         exc = NotFound()
-    return drf_exception_handler(exc, context)
+    return drf_exception_handler(exc, context) or server_error(exc, context)
+
+
+def server_error(exc, context):
+    """Anything else is our fault: a 500 an API client can read (JSON, like every other API
+    error, in DEBUG too), logged with its traceback here since Django never sees the exception."""
+    request = context.get("request")
+    logger.error(
+        "unexpected error in %s %s",
+        getattr(request, "method", "?"),
+        getattr(request, "path", "?"),
+        exc_info=(type(exc), exc, exc.__traceback__),
+    )
+    set_rollback()
+    return Response(
+        {"detail": "Internal server error."}, status=status.HTTP_500_INTERNAL_SERVER_ERROR
+    )

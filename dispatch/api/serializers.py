@@ -131,6 +131,18 @@ class IncidentWriteSerializer(serializers.ModelSerializer):
             "status",
         ]
 
+    # An incident made by hand must give an operator or an agency something to act on: what
+    # happened, where, or whom to call back (docs/CONTRACT.md, Extensions).
+    ACTIONABLE_FIELDS = ("description", "category", "area", "address", "caller_phone")
+
+    def validate(self, attrs):
+        if self.instance is None and not any(attrs.get(name) for name in self.ACTIONABLE_FIELDS):
+            raise serializers.ValidationError(
+                _("A new incident needs at least one of: %(fields)s.")
+                % {"fields": ", ".join(self.ACTIONABLE_FIELDS)}
+            )
+        return attrs
+
 
 class DispatchSerializer(serializers.Serializer):
     agencies = CodeRelatedField(
@@ -141,6 +153,10 @@ class DispatchSerializer(serializers.Serializer):
         allow_empty=False,
         help_text="Agency codes; overrides the routing rules",
     )
+
+    def validate_agencies(self, agencies):
+        """A code given twice is one agency: one assignment, not a conflict with itself."""
+        return list(dict.fromkeys(agencies))
 
 
 class AssignmentStatusSerializer(serializers.Serializer):
