@@ -3,13 +3,14 @@ but Python, make and a C compiler.
 
 - `run`: demo settings in var/demo.env (generated once), SQLite unless DATABASE_URL, an embedded
   Redis unless REDIS_URL, migrate, seed with demo users, then every Procfile process in the
-  foreground; Ctrl-C stops them all.
+  foreground; Ctrl-C stops them all, and so does killing the runner, even with SIGKILL (Linux).
 - `test`: the same Redis rule, then the suite: the server-side tests, then the browser tests in
   their own pytest run (Playwright's sync API and asyncio tests do not share a process well).
 
 Standard library only: this runs before anything is configured.
 """
 
+import ctypes
 import os
 import secrets
 import shutil
@@ -21,11 +22,37 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-VAR = ROOT / "var"
+# DEVSTACK_VAR_DIR: somewhere else than the repository's var/ (the suite's drill of `run`).
+VAR = Path(os.environ.get("DEVSTACK_VAR_DIR") or ROOT / "var")
 DEMO_ENV = VAR / "demo.env"
 SERVER_URL_FILE = VAR / "server-url"
 PYTHON = sys.executable
 BIN = Path(PYTHON).parent
+
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def die_with_runner():
+    """A preexec_fn for each process this script starts, or None.
+
+    The children run in process sessions of their own, so a Ctrl-C in the terminal reaches
+    only this runner, which then stops them in order (`stop`). A runner killed with SIGKILL
+    stops nothing, so on Linux each child asks the kernel for SIGTERM when its parent dies
+    (PR_SET_PDEATHSIG; it survives the `exec` of `/bin/sh -c "exec …"`). Other systems have no
+    such call: there a killed runner leaves its children running (stop them with
+    `kill -- -<pid>`, each is its own process group)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    runner = os.getpid()
+    libc = ctypes.CDLL(None, use_errno=True)  # loaded before the fork: nothing to load after
+
+    def set_parent_death_signal():
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != runner:  # the runner died before the request took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return set_parent_death_signal
 
 
 def redis_answers(port):
@@ -70,6 +97,7 @@ def start_embedded_redis(port):
             str(VAR / "redis.log"),
         ],
         start_new_session=True,
+        preexec_fn=die_with_runner(),  # safe: this script runs no threads
     )
     for _ in range(100):
         if redis_answers(port):
@@ -215,7 +243,11 @@ def run():
             print(f"starting {name}: {command}", flush=True)
             children.append(
                 subprocess.Popen(  # noqa: S603
-                    ["/bin/sh", "-c", f"exec {command}"], cwd=ROOT, env=env, start_new_session=True
+                    ["/bin/sh", "-c", f"exec {command}"],
+                    cwd=ROOT,
+                    env=env,
+                    start_new_session=True,
+                    preexec_fn=die_with_runner(),  # safe: this script runs no threads
                 )
             )
         wait_for_port(int(env["PORT"]), children)

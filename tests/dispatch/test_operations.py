@@ -2,6 +2,7 @@
 fast when either hangs; /metrics for loopback or the token; JSON log lines with the incident
 and call SID and no phone number at INFO."""
 
+import contextlib
 import json
 import logging
 import re
@@ -51,10 +52,8 @@ def silent_server():
     def accept():
         listener.settimeout(0.2)
         while not stop.is_set():
-            try:
+            with contextlib.suppress(OSError):  # the 0.2 s timeout: look at `stop` again
                 accepted.append(listener.accept()[0])
-            except OSError:
-                pass
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
@@ -217,9 +216,6 @@ def test_metrics_count_waiting_callers_pending_assignments_escalations_and_failu
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/plain")
     text = response.content.decode()
-    assert sample(text, "dispatch_calls_waiting") == Call.objects.filter(
-        queue_state="waiting"
-    ).count()
     assert sample(text, "dispatch_calls_waiting") == 1
     assert sample(text, "dispatch_assignments_pending") == 1
     assert re.search(r"^# TYPE dispatch_escalations_fired(_total)? counter$", text, re.M)
