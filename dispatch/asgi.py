@@ -8,16 +8,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dispatch.settings")
 django_asgi_app = get_asgi_application()  # before importing anything that touches models
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from dispatch.consumers import DashboardConsumer  # noqa: E402
-from dispatch.ws_auth import DashboardAuthStack  # noqa: E402
+from dispatch.ws_auth import DashboardAuthStack, SameOriginValidator  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
+        "websocket": SameOriginValidator(
             DashboardAuthStack(URLRouter([path("ws/dashboard/", DashboardConsumer.as_asgi())]))
         ),
     }

@@ -4,7 +4,9 @@ A socket joins the groups its user may hear (the command centre, or one agency: 
 comes from `visibility`, like the API's querysets), says `hello` with the latest seq, and then
 forwards event envelopes. A heartbeat carries the latest seq, so a client whose last event was
 lost notices and replays it; the same loop re-joins the groups well before the layer's group
-expiry, so a socket open for days keeps hearing.
+expiry, so a socket open for days keeps hearing, and checks that the socket's credentials
+still sign its user in (closing it with 4401 otherwise). A socket is accepted only once it is
+in its groups: one accepted while Redis was away would say hello and then hear nothing.
 """
 
 import asyncio
@@ -15,13 +17,18 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.db.models import Max
 
+from accounts.sockets import user_group
 from dispatch.events import COMMAND_CENTRE_GROUP, agency_group
 from dispatch.models import IncidentEvent
+from dispatch.ws_auth import credential_of, still_signed_in
 
 logger = logging.getLogger(__name__)
 
 UNAUTHORIZED = 4401
 HEARTBEAT_SECONDS = 25
+# Joining the groups takes milliseconds; a Redis that does not answer within this is treated
+# as down and the handshake is refused, so the client tries again instead of waiting.
+JOIN_TIMEOUT_SECONDS = 5
 # Group joins and leaves in flight at once in one process. redis-py's asyncio pool (which
 # channels-redis uses with its defaults: 100 connections since redis-py 8) raises instead of
 # waiting when it runs out, so 500 dashboards closing together — a proxy restart, a network
@@ -65,15 +72,23 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self):
         user = self.scope.get("user")
-        await self.accept()
         if user is None or not user.is_authenticated or not user.is_active:
+            # Accepted, then closed: a browser learns the close code only from an accepted socket.
+            await self.accept()
             await self.close(code=UNAUTHORIZED)
             return
-        self.audience = groups_for(user)
-        await self.join_groups()
-        await self.send_json(
-            {"type": "hello", "seq": await latest_seq(), "user": await describe(user)}
-        )
+        self.user_id = user.pk
+        self.credential = credential_of(self.scope)
+        self.audience = [*groups_for(user), user_group(user.pk)]
+        try:
+            await asyncio.wait_for(self.join_groups(), JOIN_TIMEOUT_SECONDS)
+            hello = {"type": "hello", "seq": await latest_seq(), "user": await describe(user)}
+        except Exception:
+            logger.warning("dashboard socket refused: groups not joined", exc_info=True)
+            await self.close()  # before accept(): the handshake fails and the client retries
+            return
+        await self.accept()
+        await self.send_json(hello)
         self.heartbeat = asyncio.create_task(self.beat())
 
     async def join_groups(self):
@@ -85,6 +100,9 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
         while True:
             await asyncio.sleep(HEARTBEAT_SECONDS)
             try:
+                if not await still_signed_in(self.scope, self.user_id):
+                    await self.close(code=UNAUTHORIZED)
+                    return
                 await self.join_groups()
                 await self.send_json({"type": "heartbeat", "seq": await latest_seq()})
             except OSError:
@@ -98,11 +116,15 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
         if getattr(self, "heartbeat", None):
             self.heartbeat.cancel()
         for group in getattr(self, "audience", []):
-            async with group_operation_slots():
-                await self.channel_layer.group_discard(group, self.channel_name)
+            try:
+                async with group_operation_slots():
+                    await self.channel_layer.group_discard(group, self.channel_name)
+            except Exception:
+                # Redis is away: the membership lapses at the group expiry instead.
+                logger.warning("dashboard socket could not leave %s", group, exc_info=True)
 
-    async def receive_json(self, content, **kwargs):
-        """Clients only listen; anything they send is ignored."""
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        """Clients only listen: whatever they send, JSON or not, is ignored unread."""
 
     async def dispatch(self, message):
         # Channels runs `aclose_old_connections()` — a hop to the one shared database thread —
@@ -117,3 +139,8 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
 
     async def dashboard_event(self, message):
         await self.send_json(message["event"])
+
+    async def dashboard_revoke(self, message):
+        """A credential of this user ended (`accounts.sockets`): close if it is ours."""
+        if message["credential"] in (None, self.credential):
+            await self.close(code=UNAUTHORIZED)

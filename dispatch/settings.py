@@ -6,6 +6,7 @@ only when it exists, and real environment variables always win over it. A produc
 has no var/demo.env (see the README's production checklist).
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -44,6 +45,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "accounts",
     "agencies",
     "calls",
     "dispatch",
@@ -54,7 +59,6 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "dispatch.middleware.RefuseOversizedBodies",
     "dispatch.middleware.ContentSecurityPolicy",
-    "dispatch.middleware.ApiNeverCached",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "dispatch.middleware.ConsoleLanguageFirst",
     "django.middleware.locale.LocaleMiddleware",
@@ -63,6 +67,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into its answer (accounts.signin).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "dispatch.urls"
@@ -142,6 +148,42 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sign-in (CONTRACT §12). django-axes counts failed passwords per username in the database, so
+# a lockout holds on every web process; its backend goes first and refuses a locked-out
+# username even with the right password.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_LOCKOUT_PARAMETERS = ["username"]
+# axes.W006 asks to lock addresses too; a whole control room signs in from one address, and the
+# token endpoint's per-address throttle already slows guessing from one client.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_FAILURE_LIMIT = 10
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+# The client address is REMOTE_ADDR alone: uvicorn sets it from X-Forwarded-For only for the
+# proxies in FORWARDED_ALLOW_IPS (Procfile); the header itself is anyone's to write.
+AXES_CLIENT_IP_CALLABLE = "accounts.signin.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.signin.lockout_response"
+# Roles that confirm a TOTP code at sign-in, e.g. "admin,supervisor" (CONTRACT §12). Empty: off.
+REQUIRE_2FA = [role.strip().lower() for role in env.list("REQUIRE_2FA", default=[]) if role.strip()]
+OTP_TOTP_ISSUER = "112 Dispatch"
+# API tokens stop working this many days after they were issued; POST auth/token/ then issues
+# a new one.
+API_TOKEN_DAYS = env.int("API_TOKEN_DAYS", default=30)
+
+# One cache for every web process (DRF's sign-in throttle counts there). Short timeouts: with
+# Redis away the throttle lets requests through (accounts.signin) instead of hanging them.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "dispatch",
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    }
+}
+
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -174,7 +216,7 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.tokens.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -182,13 +224,9 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "dispatch.api.errors.exception_handler",
-    # DRF's three, with a JSON parser that refuses deeply nested documents (400, not 500).
-    "DEFAULT_PARSER_CLASSES": [
-        "dispatch.api.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
     "DEFAULT_THROTTLE_RATES": {"login": "20/min"},
+    # Throttles key on REMOTE_ADDR, never on a client-supplied X-Forwarded-For (see AXES above).
+    "NUM_PROXIES": 0,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "112 Dispatch API",

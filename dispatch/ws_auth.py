@@ -1,40 +1,135 @@
 """WebSocket authentication: the browser's session cookie, or `Authorization: Token <key>` for
-integrations (CONTRACT §7)."""
+integrations (CONTRACT §7), checked at connect and again on every heartbeat; and the Origin
+check that keeps other sites' pages off a signed-in browser's socket."""
+
+from importlib import import_module
+from urllib.parse import urlsplit
 
 from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
+from channels.security.websocket import WebsocketDenier
+from django.conf import settings
+from django.contrib import auth
 from django.contrib.auth.models import AnonymousUser
-from rest_framework.authtoken.models import Token
+from django.http import HttpRequest
+from django.http.request import split_domain_port, validate_host
+
+from accounts.sockets import TOKEN_CREDENTIAL, session_credential
+from accounts.tokens import user_for_token
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-@database_sync_to_async
-def user_for_token(key):
-    try:
-        return Token.objects.select_related("user__agency").get(key=key).user
-    except Token.DoesNotExist:
-        return AnonymousUser()
-
-
-def token_from_headers(scope):
-    for name, value in scope.get("headers", []):
-        if name == b"authorization":
-            scheme, _, key = value.decode("latin-1").partition(" ")
-            if scheme.lower() == "token" and key.strip():
-                return key.strip()
-            return ""  # a malformed header is an unknown credential, not a fallback
+def header(scope, name):
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
     return None
 
 
+def token_from_headers(scope):
+    value = header(scope, b"authorization")
+    if value is None:
+        return None
+    scheme, _, key = value.partition(" ")
+    if scheme.lower() == "token" and key.strip():
+        return key.strip()
+    return ""  # a malformed header is an unknown credential, not a fallback
+
+
+@database_sync_to_async
+def token_user(key):
+    return user_for_token(key) or AnonymousUser()
+
+
 class TokenAuthMiddleware(BaseMiddleware):
-    """A token header, when present, decides alone; otherwise the session does."""
+    """A token header, when present, decides alone; otherwise the session does. The key stays
+    in the scope (`auth_token`) so the heartbeat can check it again."""
 
     async def __call__(self, scope, receive, send):
         key = token_from_headers(scope)
         if key is not None:
-            scope = dict(scope, user=await user_for_token(key) if key else AnonymousUser())
+            user = await token_user(key) if key else AnonymousUser()
+            scope = dict(scope, user=user, auth_token=key)
         return await super().__call__(scope, receive, send)
 
 
 def DashboardAuthStack(inner):  # noqa: N802 (named like Channels' own stacks)
     return AuthMiddlewareStack(TokenAuthMiddleware(inner))
+
+
+def credential_of(scope):
+    """What the socket runs on, as `accounts.sockets.close_sockets` names it."""
+    if scope.get("auth_token") is not None:
+        return TOKEN_CREDENTIAL
+    session = scope.get("session")
+    session_key = session.session_key if session is not None else None
+    return session_credential(session_key) if session_key else None
+
+
+def session_user(session_key):
+    """The user a session signs in now, as Django's own request handling would decide (the
+    session still exists, its password hash still matches, the user is active), or None."""
+    request = HttpRequest()
+    request.session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    user = auth.get_user(request)
+    return user if user.is_authenticated else None
+
+
+@database_sync_to_async
+def still_signed_in(scope, user_id):
+    """Whether the credentials the socket connected with still sign in the same active user."""
+    key = scope.get("auth_token")
+    if key is not None:
+        user = user_for_token(key) if key else None
+    else:
+        session = scope.get("session")
+        user = session_user(session.session_key) if session and session.session_key else None
+    return user is not None and user.pk == user_id and user.is_active
+
+
+def request_origin(scope):
+    """(scheme, port) the socket was opened on, as a page's Origin states them: uvicorn sets
+    the scheme from the trusted proxy's X-Forwarded-Proto, the port comes from the Host header
+    (the scheme's default without one)."""
+    scheme = "https" if scope.get("scheme") == "wss" else "http"
+    _domain, port = split_domain_port(header(scope, b"host") or "")
+    return scheme, int(port) if port else DEFAULT_PORTS[scheme]
+
+
+def parse_origin(value):
+    """(scheme, host, port) of an Origin value, or None if it is not an http(s) origin."""
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+        return None
+    return parts.scheme, parts.hostname, port or DEFAULT_PORTS[parts.scheme]
+
+
+def origin_allowed(origin, scope):
+    """Exactly the site's own origins: PUBLIC_BASE_URL's, and an allowed host on the scheme and
+    port this socket was opened on. Another scheme or port of an allowed host is another
+    origin (another server, or a page served over plain HTTP) and is refused."""
+    parsed = parse_origin(origin) if origin else None
+    if parsed is None:
+        return False
+    if settings.PUBLIC_BASE_URL and parsed == parse_origin(settings.PUBLIC_BASE_URL):
+        return True
+    scheme, host, port = parsed
+    return (scheme, port) == request_origin(scope) and validate_host(host, settings.ALLOWED_HOSTS)
+
+
+class SameOriginValidator:
+    """Refuses the handshake (403) of a socket whose Origin is not the site's own."""
+
+    def __init__(self, application):
+        self.application = application
+
+    async def __call__(self, scope, receive, send):
+        if origin_allowed(header(scope, b"origin"), scope):
+            return await self.application(scope, receive, send)
+        return await WebsocketDenier()(scope, receive, send)

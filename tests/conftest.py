@@ -1,6 +1,8 @@
 """Shared fixtures. The suite runs on whatever DATABASE_URL / REDIS_URL point at: CI gives it
 real PostgreSQL and Redis; `make test` alone gives SQLite and an embedded Redis."""
 
+import uuid
+
 import pytest
 from django.db import connection
 from rest_framework.test import APIClient
@@ -29,6 +31,14 @@ def cilegon(db):
 def fast_password_hashing(settings):
     """Hashing is not under test here; PBKDF2 would be most of the suite's time."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def own_cache(settings):
+    """The cache is Redis, shared by every web process (throttle counters): each test counts
+    from zero under a key prefix of its own."""
+    default = settings.CACHES["default"]
+    settings.CACHES = {"default": dict(default, KEY_PREFIX=f"test-{uuid.uuid4().hex[:12]}")}
 
 
 @pytest.fixture(autouse=True)

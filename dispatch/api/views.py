@@ -11,8 +11,12 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView, RetrieveAPIView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
 
+from accounts.serializers import TokenRequestSerializer
+from accounts.signin import LockedOut, LoginThrottle, is_locked_out
+from accounts.sockets import TOKEN_CREDENTIAL, close_sockets
+from accounts.tokens import current_token, revoke_tokens
 from agencies.models import Agency, Area, Category, EscalationPolicy, RoutingRule, User
 from agencies.phones import to_e164_or_raw
 from agencies.serializers import (
@@ -84,10 +88,36 @@ CODE_LOOKUP_REGEX = r"[^/.\x00]+"
 
 
 class TokenView(ObtainAuthToken):
-    """`POST {"username","password"}` → `{"token"}`, with guessing slowed down per client."""
+    """`POST {"username","password"[,"otp"]}` → `{"token"}`, with guessing slowed down per
+    client (throttle) and per username (lockout, 429); `DELETE` revokes the caller's token."""
 
-    throttle_classes = [ScopedRateThrottle]
+    serializer_class = TokenRequestSerializer
+    # The project's parsers (ObtainAuthToken names DRF's own): one JSON parser for every view.
+    parser_classes = APIView.parser_classes
     throttle_scope = "login"
+
+    def get_permissions(self):
+        return [IsAuthenticated()] if self.request.method == "DELETE" else []
+
+    def get_throttles(self):
+        return [LoginThrottle()] if self.request.method == "POST" else []
+
+    @extend_schema(request=TokenRequestSerializer, responses={200: TokenRequestSerializer})
+    def post(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        valid = serializer.is_valid()
+        # A locked-out username fails even with the right password; say so instead of 400.
+        if is_locked_out(request):
+            raise LockedOut()
+        if not valid:
+            raise ValidationError(serializer.errors)
+        return Response({"token": current_token(serializer.validated_data["user"]).key})
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, *args, **kwargs):
+        revoke_tokens(request.user)
+        close_sockets(request.user.pk, TOKEN_CREDENTIAL)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MeView(RetrieveAPIView):
