@@ -222,6 +222,22 @@ def test_the_admin_login_asks_for_the_code_too(two_factor, staff_admin):
     assert accepted.status_code == 302 and signed_in(browser)
 
 
+def test_an_admin_enrols_a_user_with_a_qr_code(staff_admin, supervisor):
+    """Enrolment (README): an admin adds a TOTP device for the user in /admin/ and lets them
+    scan its QR code."""
+    staff_admin.is_superuser = True
+    staff_admin.save()
+    device = enrol(supervisor)
+    browser = Client()
+    browser.force_login(staff_admin)
+
+    qr = browser.get(f"/admin/otp_totp/totpdevice/{device.pk}/qrcode/")
+
+    assert qr.status_code == 200
+    assert qr["Content-Type"] == "image/svg+xml"
+    assert b"<svg" in qr.content
+
+
 # --- API tokens ------------------------------------------------------------------------------
 
 
