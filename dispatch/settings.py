@@ -59,6 +59,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "dispatch.middleware.RefuseOversizedBodies",
     "dispatch.middleware.ContentSecurityPolicy",
+    "dispatch.middleware.ApiNeverCached",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "dispatch.middleware.ConsoleLanguageFirst",
     "django.middleware.locale.LocaleMiddleware",
@@ -224,6 +225,12 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "dispatch.api.errors.exception_handler",
+    # DRF's three, with a JSON parser that refuses deeply nested documents (400, not 500).
+    "DEFAULT_PARSER_CLASSES": [
+        "dispatch.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_THROTTLE_RATES": {"login": "20/min"},
     # Throttles key on REMOTE_ADDR, never on a client-supplied X-Forwarded-For (see AXES above).
     "NUM_PROXIES": 0,
