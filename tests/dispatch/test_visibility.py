@@ -146,7 +146,7 @@ def test_staff_see_only_events_about_them(world, psc, dpkp_staff):
     held = {world["medical"].pk, world["traffic"].pk}
     assert events, "PSC119 should see the events of its own incidents"
     for envelope in events:
-        event = IncidentEvent.objects.get(pk=envelope["seq"])
+        event = IncidentEvent.objects.get(seq=envelope["seq"])
         assert event.incident_id in held
         if event.type.startswith("assignment."):
             assert event.agency.code == "PSC119"
@@ -156,7 +156,7 @@ def test_staff_see_only_events_about_them(world, psc, dpkp_staff):
     expected = IncidentEvent.objects.filter(incident_id__in=held).exclude(
         type__startswith="assignment.", agency__code__in=["POLRES", "DISHUB"]
     )
-    assert [e["seq"] for e in events] == list(expected.values_list("pk", flat=True))
+    assert [e["seq"] for e in events] == list(expected.values_list("seq", flat=True))
 
 
 def test_replay_envelope_shape_and_order(world, psc):
