@@ -4,8 +4,11 @@ this recorder, which keeps the exact requests and answers from a script."""
 import json
 import logging
 
+import pytest
 from twilio.http import HttpClient
 from twilio.http.response import Response
+
+from calls import telephony
 
 
 class RecordingTwilio(HttpClient):
@@ -28,3 +31,22 @@ class RecordingTwilio(HttpClient):
         if isinstance(body, Exception):
             raise body
         return Response(status, body if isinstance(body, str) else json.dumps(body))
+
+
+ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
+FROM_NUMBER = "+15005550006"
+PUBLIC = "https://112.example.go.id"
+TWILIO_API = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}"
+
+
+@pytest.fixture
+def twilio(settings, monkeypatch):
+    """The `twilio` telephony backend, talking to a RecordingTwilio instead of Twilio."""
+    settings.TELEPHONY_BACKEND = "twilio"
+    settings.TWILIO_ACCOUNT_SID = ACCOUNT_SID
+    settings.TWILIO_FROM_NUMBER = FROM_NUMBER
+    settings.PUBLIC_BASE_URL = PUBLIC
+    fake = RecordingTwilio()
+    monkeypatch.setattr(telephony, "TWILIO_HTTP_CLIENT", fake)
+    monkeypatch.setattr(telephony, "QUEUE_SIDS", {})  # each test looks its queue up afresh
+    return fake

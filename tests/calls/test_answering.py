@@ -14,20 +14,16 @@ from django.db import close_old_connections
 from django.test.utils import CaptureQueriesContext
 
 from agencies.models import User
-from calls import answering, intake, telephony
+from calls import answering, intake
 from calls.models import Call
 from dispatch.incidents import Conflict
 from dispatch.models import IncidentEvent
 from tests.conftest import api_as, make_user, post_signed, requires_postgres
-from tests.twilio_fake import RecordingTwilio
+from tests.twilio_fake import ACCOUNT_SID, FROM_NUMBER, PUBLIC, TWILIO_API
 
 pytestmark = pytest.mark.usefixtures("cilegon")
 
-ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
-PUBLIC = "https://112.example.go.id"
-FROM_NUMBER = "+15005550006"
 QUEUE_SID = "QU" + "1" * 32
-TWILIO_API = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}"
 CALLER = "+6281234567890"
 API = "/api/v1/calls"
 
@@ -75,18 +71,6 @@ def operator1(cilegon):
 @pytest.fixture
 def operator2(cilegon):
     return make_user("operator2", User.Role.OPERATOR)
-
-
-@pytest.fixture
-def twilio(settings, monkeypatch):
-    settings.TELEPHONY_BACKEND = "twilio"
-    settings.TWILIO_ACCOUNT_SID = ACCOUNT_SID
-    settings.TWILIO_FROM_NUMBER = FROM_NUMBER
-    settings.PUBLIC_BASE_URL = PUBLIC
-    fake = RecordingTwilio()
-    monkeypatch.setattr(telephony, "TWILIO_HTTP_CLIENT", fake)
-    monkeypatch.setattr(telephony, "QUEUE_SIDS", {})
-    return fake
 
 
 def queue_list(*queues):

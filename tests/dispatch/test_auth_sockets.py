@@ -9,15 +9,10 @@ The sockets' fixtures are test_consumers.py's, imported: pytest hands them to th
 name, which ruff reads as redefinitions (F811)."""
 # ruff: noqa: F811
 
-import shutil
-import socket
-import subprocess
-import time
 import uuid
 from datetime import timedelta
 
 import pytest
-import redis
 from channels.db import database_sync_to_async
 from channels.layers import channel_layers, get_channel_layer
 from channels.testing import WebsocketCommunicator
@@ -44,6 +39,7 @@ from tests.dispatch.test_consumers import (  # noqa: F401 (fixtures)
     sockets,
     token_header,
 )
+from tests.own_redis import OwnRedis
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -262,42 +258,12 @@ async def test_the_public_base_urls_origin_is_accepted(sockets, settings, operat
 # --- accepted only once in the groups (a Redis fault) -----------------------------------------
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def own_redis():
     """A redis-server of this test's own, to pause without touching the shared one."""
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    yield client
-    server.terminate()
-    server.wait(timeout=10)
+    server = OwnRedis().start()
+    yield server.client
+    server.stop()
 
 
 @pytest.fixture

@@ -15,14 +15,11 @@ from dispatch import escalation, incidents, notifications, tasks
 from dispatch.models import Assignment, IncidentEvent, Notification
 from tests.conftest import api_as
 from tests.dispatch.helpers import API, KELURAHAN, new_incident, results
-from tests.twilio_fake import RecordingTwilio
+from tests.twilio_fake import ACCOUNT_SID, FROM_NUMBER, PUBLIC
 
 pytestmark = pytest.mark.usefixtures("cilegon")
 
 T0 = datetime(2026, 11, 10, 2, 0, 0, tzinfo=UTC)
-ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
-FROM_NUMBER = "+15005550006"
-PUBLIC = "https://112.example.go.id"
 DPKP_PHONE = "+62254377113"
 MESSAGES_URL = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
 CALLS_URL = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Calls.json"
@@ -37,17 +34,6 @@ def at(seconds):
 
 def twilio_error(status, code=20500, message="Internal Server Error"):
     return {"code": code, "message": message, "more_info": "https://twilio.com", "status": status}
-
-
-@pytest.fixture
-def twilio(settings, monkeypatch):
-    settings.TELEPHONY_BACKEND = "twilio"
-    settings.TWILIO_ACCOUNT_SID = ACCOUNT_SID
-    settings.TWILIO_FROM_NUMBER = FROM_NUMBER
-    settings.PUBLIC_BASE_URL = PUBLIC
-    fake = RecordingTwilio()
-    monkeypatch.setattr(telephony, "TWILIO_HTTP_CLIENT", fake)
-    return fake
 
 
 @pytest.fixture
