@@ -138,7 +138,7 @@ def latest_seq():
 @database_sync_to_async
 def envelopes_after(seq):
     """Every event after `seq`, in the envelope the command centre should get, oldest first."""
-    timeline = IncidentEvent.objects.filter(id__gt=seq).select_related("actor").order_by("id")
+    timeline = IncidentEvent.objects.filter(seq__gt=seq).select_related("actor").order_by("seq")
     return [events.envelope(event) for event in timeline]
 
 
