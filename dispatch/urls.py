@@ -11,6 +11,8 @@ from dispatch import health, metrics, views
 admin.site.login_form = AdminSignInForm
 admin.site.login_template = "registration/login.html"
 
+handler500 = views.failure
+
 
 urlpatterns = [
     path("", views.home, name="home"),

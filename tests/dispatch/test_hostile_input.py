@@ -169,3 +169,25 @@ def test_an_unexpected_api_failure_is_a_json_500_and_is_logged(
     assert "no-store" in response["Cache-Control"]
     logged = [r for r in caplog.records if r.levelno == logging.ERROR and r.exc_info]
     assert [r.exc_info[1].args[0] for r in logged] == ["the incident list is broken"]
+
+
+class BrokenMiddleware:
+    """A failure before any view runs (a middleware, a bad deployment)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        raise RuntimeError("broken before the view")
+
+
+def test_a_failure_outside_drf_is_still_json_on_the_api(settings):
+    settings.DEBUG = False
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, f"{__name__}.BrokenMiddleware"]
+    client = APIClient(raise_request_exception=False)
+    api = client.get(f"{API}/incidents/")
+    assert (api.status_code, api["Content-Type"]) == (500, "application/json")
+    assert api.json() == {"detail": "Internal server error."}
+    page = client.get("/accounts/login/")
+    assert page.status_code == 500
+    assert page["Content-Type"].startswith("text/html")
