@@ -30,3 +30,13 @@ def to_e164_or_raw(raw):
         return to_e164(raw)
     except InvalidPhoneNumber:
         return (raw or "").strip()[:32]
+
+
+def mask_phone(number):
+    """+6281234567890 → +62812****7890: enough to tell numbers apart in a log, not to dial."""
+    number = str(number or "")
+    if len(number) <= 6:
+        return "****"
+    if len(number) < 11:
+        return f"{number[:2]}****{number[-2:]}"
+    return f"{number[:6]}****{number[-4:]}"

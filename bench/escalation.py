@@ -128,7 +128,7 @@ def configure_django(url, redis_url, publish=True):
     os.environ["DISPATCH_DEMO_ENV_FILE"] = ""
     os.environ["DJANGO_DEBUG"] = "0"  # no query log in the timed run
     os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(40))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dispatch.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     sys.path.insert(0, str(ROOT))
     import django  # noqa: PLC0415
 

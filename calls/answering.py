@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from calls import telephony
+import telephony
 from calls.intake import record_call_event
 from calls.models import Call
 from dispatch.incidents import Conflict

@@ -29,7 +29,7 @@ def record_call_event(event_type, call, actor=None):
 
 
 def log_context(call):
-    """`extra` for log lines about a call (JSON logs carry them; dispatch.logformat)."""
+    """`extra` for log lines about a call (JSON logs carry them; config.logformat)."""
     return {"incident": call.incident.reference if call.incident_id else "", "call_sid": call.sid}
 
 

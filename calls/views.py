@@ -12,9 +12,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from calls import answering, duty, intake, twilio_params, twiml
+from calls.metrics import WEBHOOK_SECONDS
 from calls.models import Call
 from calls.signatures import is_signed_by_twilio
-from dispatch.metrics import WEBHOOK_SECONDS
 
 logger = logging.getLogger(__name__)
 

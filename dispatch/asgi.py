@@ -1,23 +1,6 @@
-"""ASGI entry point: HTTP through Django, `/ws/dashboard/` through Channels (CONTRACT §7)."""
+"""The `Procfile`'s entry point (CONTRACT §1: `dispatch.asgi:application`); the application
+itself is built in the project package."""
 
-import os
+from config.asgi import application
 
-from django.core.asgi import get_asgi_application
-
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dispatch.settings")
-django_asgi_app = get_asgi_application()  # before importing anything that touches models
-
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from django.urls import path  # noqa: E402
-
-from dispatch.consumers import DashboardConsumer  # noqa: E402
-from dispatch.ws_auth import DashboardAuthStack, SameOriginValidator  # noqa: E402
-
-application = ProtocolTypeRouter(
-    {
-        "http": django_asgi_app,
-        "websocket": SameOriginValidator(
-            DashboardAuthStack(URLRouter([path("ws/dashboard/", DashboardConsumer.as_asgi())]))
-        ),
-    }
-)
+__all__ = ("application",)

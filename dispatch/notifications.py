@@ -16,7 +16,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from calls import telephony
+import telephony
 from dispatch import events
 from dispatch.api.serializers import NotificationSerializer
 from dispatch.models import Notification

@@ -3,7 +3,7 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.defaults import server_error
 
-from calls.telephony import softphone_configured
+from telephony.softphone import softphone_configured
 
 
 @login_required

@@ -50,8 +50,8 @@ def compose():
 
 
 def settings_variables():
-    """The environment variables dispatch/settings.py reads (`env("X"…)`, `env.bool("X"…)`…)."""
-    source = (ROOT / "dispatch" / "settings.py").read_text()
+    """The environment variables config/settings.py reads (`env("X"…)`, `env.bool("X"…)`…)."""
+    source = (ROOT / "config" / "settings.py").read_text()
     return set(re.findall(r"\benv(?:\.\w+)?\(\s*\"([A-Z][A-Z0-9_]*)\"", source))
 
 

@@ -107,7 +107,7 @@ def test_policy_allows_twilio_when_the_softphone_is_configured(client, with_soft
 
 def test_policy_names_every_signalling_edge_of_the_vendored_sdk(with_softphone):
     """The SDK reconnects to the edge Twilio names; each edge it knows must be allowed."""
-    from dispatch.middleware import content_security_policy
+    from config.middleware import content_security_policy
 
     sdk = (VENDOR / "twilio.min.js").read_text()
     edges = set(re.findall(r'Edge\["\w+"\]="([a-z0-9-]+)"', sdk))

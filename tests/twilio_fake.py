@@ -8,7 +8,7 @@ import pytest
 from twilio.http import HttpClient
 from twilio.http.response import Response
 
-from calls import telephony
+import telephony
 
 
 class RecordingTwilio(HttpClient):

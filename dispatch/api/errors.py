@@ -11,8 +11,8 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from calls.telephony import TelephonyError
 from dispatch.incidents import Conflict
+from telephony import TelephonyError
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,6 @@ from accounts.signin import LockedOut, LoginThrottle, is_locked_out
 from accounts.sockets import TOKEN_CREDENTIAL, close_sockets
 from accounts.tokens import current_token, revoke_tokens
 from agencies.models import Agency, Area, Category, EscalationPolicy, RoutingRule, User
-from agencies.phones import to_e164_or_raw
 from agencies.serializers import (
     AgencySerializer,
     AreaSerializer,
@@ -29,12 +28,8 @@ from agencies.serializers import (
     RoutingRuleSerializer,
     UserSerializer,
 )
-from calls import answering, telephony
-from calls.history import with_caller_history
-from calls.intake import classify
-from calls.models import CALL_STATUS_RANK, Call
-from calls.serializers import CallSerializer, ResolveMissedSerializer, SoftphoneTokenSerializer
 from dispatch import events, incidents, visibility
+from dispatch.api.params import filter_choices, id_param, text_param
 from dispatch.api.permissions import (
     CommandCentreWrites,
     IsAdmin,
@@ -52,36 +47,6 @@ from dispatch.api.serializers import (
     TimelineEventSerializer,
 )
 from dispatch.models import Assignment, Incident, IncidentEvent, Notification
-
-
-def filter_choices(queryset, request, field, choices):
-    """`?status=a,b` style filters; an unknown value is a 400 that names the parameter."""
-    raw = request.query_params.get(field)
-    if not raw:
-        return queryset
-    values = raw.split(",")
-    unknown = sorted(set(values) - set(choices))
-    if unknown:
-        raise ValidationError({field: [f"Unknown value: {', '.join(unknown)}"]})
-    return queryset.filter(**{f"{field}__in": values})
-
-
-def id_param(request, name):
-    """An optional `?name=<id>` filter: a whole number or a 400 naming the parameter."""
-    value = request.query_params.get(name)
-    if value is not None and not value.isdecimal():
-        raise ValidationError({name: ["Must be a whole number (an id)."]})
-    return value
-
-
-def text_param(request, name):
-    """A free-text query parameter. PostgreSQL refuses a NUL character in text, so one is a 400
-    here instead of a 500 from the database."""
-    value = request.query_params.get(name)
-    if value and "\x00" in value:
-        raise ValidationError({name: ["Must not contain a NUL character."]})
-    return value
-
 
 # Codes in URLs (`/agencies/DPKP/`): anything but a slash, a dot or a NUL character.
 CODE_LOOKUP_REGEX = r"[^/.\x00]+"
@@ -179,127 +144,6 @@ class UserViewSet(viewsets.ModelViewSet):
         # People leave; their name stays on the timeline. Deactivate instead of deleting.
         instance.is_active = False
         instance.save(update_fields=["is_active"])
-
-
-def bool_param(request, name):
-    """An optional `?name=true|false` filter: None when absent, else a bool or a 400."""
-    value = request.query_params.get(name)
-    if value is None:
-        return None
-    if value.lower() in ("1", "true", "yes"):
-        return True
-    if value.lower() in ("0", "false", "no"):
-        return False
-    raise ValidationError({name: ["Must be true or false."]})
-
-
-class CallViewSet(
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.UpdateModelMixin,
-    viewsets.GenericViewSet,
-):
-    """Operators classify a call (normal / ghost / prank / info) with PATCH, pick up waiting
-    callers, and call back the ones who were missed (CONTRACT §9)."""
-
-    serializer_class = CallSerializer
-    permission_classes = [IsCommandCentre]
-    http_method_names = ["get", "post", "patch", "head", "options"]
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):  # OpenAPI generation: no user to ask about
-            return Call.objects.none()
-        queryset = with_caller_history(Call.objects.select_related("picked_up_by"))
-        queryset = filter_choices(queryset, self.request, "status", CALL_STATUSES)
-        queryset = filter_choices(queryset, self.request, "queue_state", Call.QueueState.values)
-        queryset = filter_choices(queryset, self.request, "direction", Call.Direction.values)
-        missed = bool_param(self.request, "missed")
-        if missed is not None:
-            queryset = queryset.filter(missed=missed)
-        if number := text_param(self.request, "from_number"):
-            queryset = queryset.filter(from_number=to_e164_or_raw(number))
-        return queryset
-
-    @extend_schema(responses=CallSerializer)
-    def partial_update(self, request, *args, **kwargs):
-        call = self.get_object()
-        serializer = CallSerializer(call, data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        if "classification" in serializer.validated_data:  # `{}` changes nothing
-            classify(call.pk, serializer.validated_data["classification"], actor=request.user)
-        return self.fresh(call.pk)
-
-    def fresh(self, call_id, status_code=status.HTTP_200_OK):
-        return Response(
-            CallSerializer(get_object_or_404(self.get_queryset(), pk=call_id)).data,
-            status=status_code,
-        )
-
-    @extend_schema(request=None, responses=CallSerializer)
-    @action(detail=True, methods=["post"], url_path="pick-up")
-    def pick_up(self, request, pk=None):
-        """Claim this waiting caller and connect them to you; 409 if another operator won."""
-        call = self.get_object()
-        answering.pick_up(call.pk, request.user)
-        return self.fresh(call.pk)
-
-    @extend_schema(request=None, responses=CallSerializer)
-    @action(detail=True, methods=["post"])
-    def release(self, request, pk=None):
-        """Put the caller you hold back in the queue, first in line."""
-        call = self.get_object()
-        answering.release(call.pk, request.user)
-        return self.fresh(call.pk)
-
-    @extend_schema(request=None, responses=CallSerializer)
-    @action(detail=True, methods=["post"], url_path="hang-up")
-    def hang_up(self, request, pk=None):
-        """End the conversation with the caller you hold."""
-        call = self.get_object()
-        answering.end_call(call.pk, request.user)
-        return self.fresh(call.pk)
-
-    @extend_schema(request=None, responses={201: CallSerializer})
-    @action(detail=True, methods=["post"])
-    def callback(self, request, pk=None):
-        """Call a missed caller back: your phone rings first, then theirs."""
-        call = self.get_object()
-        callback = answering.call_back(call.pk, request.user)
-        return self.fresh(callback.pk, status.HTTP_201_CREATED)
-
-    @extend_schema(request=ResolveMissedSerializer, responses=CallSerializer)
-    @action(detail=True, methods=["post"], url_path="resolve-missed")
-    def resolve_missed(self, request, pk=None):
-        call = self.get_object()
-        serializer = ResolveMissedSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        answering.resolve_missed(call.pk, request.user, serializer.validated_data["reason"])
-        return self.fresh(call.pk)
-
-
-CALL_STATUSES = sorted(CALL_STATUS_RANK)
-
-
-class SoftphoneTokenView(GenericAPIView):
-    """A Twilio Access Token for the operator's browser softphone (CONTRACT §9)."""
-
-    permission_classes = [IsCommandCentre]
-    serializer_class = SoftphoneTokenSerializer
-
-    @extend_schema(responses={200: SoftphoneTokenSerializer, 503: None})
-    def get(self, request):
-        if not telephony.softphone_configured():
-            missing = ", ".join(telephony.missing_softphone_settings())
-            return Response(
-                {"detail": f"The softphone is not configured (missing: {missing})."},
-                status=status.HTTP_503_SERVICE_UNAVAILABLE,
-            )
-        identity, token, expires_at = telephony.softphone_token(request.user)
-        return Response(
-            SoftphoneTokenSerializer(
-                {"identity": identity, "token": token, "expires_at": expires_at}
-            ).data
-        )
 
 
 def incident_queryset(user):

@@ -284,7 +284,7 @@ async def test_a_socket_is_not_accepted_while_its_groups_cannot_be_joined(
     """Redis takes no writes (as just after a restart, or while it hangs): the handshake is
     refused, so the client tries again; once Redis answers, the next socket says hello. Before,
     the socket was accepted first and then waited, silent, for the join."""
-    from dispatch.asgi import application as asgi_application
+    from config.asgi import application as asgi_application
 
     monkeypatch.setattr(consumers, "JOIN_TIMEOUT_SECONDS", 0.5)
     header = await database_sync_to_async(token_header)(operator)

@@ -1,4 +1,4 @@
-"""The dashboard WebSocket (CONTRACT §7) end to end: `dispatch.asgi.application` (origin check,
+"""The dashboard WebSocket (CONTRACT §7) end to end: `config.asgi.application` (origin check,
 session and token auth, the consumer) on the real Redis channel layer (REDIS_URL), with events
 made the way production makes them — a Twilio webhook, then the incident services, each
 committing before its events are published.
@@ -54,9 +54,9 @@ async def layer(settings):
 
 @pytest.fixture
 def application(layer):
-    # Imported here, not at the top: the origin check copies ALLOWED_HOSTS when dispatch.asgi is
+    # Imported here, not at the top: the origin check copies ALLOWED_HOSTS when config.asgi is
     # first imported, and only after collection has pytest-django added "testserver" to it.
-    from dispatch.asgi import application
+    from config.asgi import application
 
     return application
 

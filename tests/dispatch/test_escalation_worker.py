@@ -57,7 +57,7 @@ CONSOLE_STEPS = [
 SLOW_WORKER = """
 import os, sys, time
 import django
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dispatch.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django.setup()
 from dispatch import escalation
 delay, fire_step = float(os.environ["TEST_STEP_DELAY"]), escalation.fire_step

@@ -9,8 +9,8 @@ import pytest
 import time_machine
 from django.db import IntegrityError, transaction
 
+import telephony
 from agencies.models import Agency, Area, EscalationPolicy
-from calls import telephony
 from dispatch import escalation, incidents, notifications, tasks
 from dispatch.models import Assignment, IncidentEvent, Notification
 from tests.conftest import api_as

@@ -20,9 +20,11 @@ from django.test import Client
 from django.utils import timezone
 
 from agencies.models import Agency, EscalationPolicy
+from agencies.phones import mask_phone
 from calls.models import Call
-from dispatch import escalation, health, incidents, notifications, tasks
-from dispatch.logformat import JsonFormatter, mask_phone
+from config import health
+from config.logformat import JsonFormatter
+from dispatch import escalation, incidents, notifications, tasks
 from dispatch.models import Assignment, Notification
 from tests.conftest import post_signed
 from tests.dispatch.helpers import new_incident
@@ -67,10 +69,10 @@ def silent_server():
 
 @pytest.fixture(autouse=True)
 def no_sweep_stamp():
-    client = health.redis_client()  # the suite's Redis, whatever a test points REDIS_URL at
-    client.delete(health.LAST_SWEEP_KEY)
+    client = tasks.short_timeout_redis()  # the suite's Redis, whatever a test points REDIS_URL at
+    client.delete(tasks.LAST_SWEEP_KEY)
     yield
-    client.delete(health.LAST_SWEEP_KEY)
+    client.delete(tasks.LAST_SWEEP_KEY)
 
 
 def healthz():
@@ -96,7 +98,7 @@ def test_healthz_checks_the_database_and_redis():
 def test_the_sweep_stamps_the_beat_and_a_stale_stamp_is_a_late_beat_but_still_200():
     tasks.sweep()
     assert healthz()[0].json()["checks"]["beat"] == "ok"
-    health.redis_client().set(health.LAST_SWEEP_KEY, time.time() - 3600)
+    tasks.short_timeout_redis().set(tasks.LAST_SWEEP_KEY, time.time() - 3600)
     response, _ = healthz()
     assert response.status_code == 200
     assert response.json()["checks"]["beat"] == "late"
@@ -329,7 +331,7 @@ def test_log_format_json_makes_the_root_handler_write_json_lines(tmp_path):
     )
     env = {
         "PATH": "/usr/bin:/bin",
-        "DJANGO_SETTINGS_MODULE": "dispatch.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         "DJANGO_DEBUG": "1",
         "DISPATCH_DEMO_ENV_FILE": "",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",

@@ -63,8 +63,8 @@ def close_connection_pools():
 
 @pytest.fixture(scope="session")
 def server(django_db_setup, django_db_blocker):
-    """uvicorn serving dispatch.asgi in a thread; the test database is already in settings."""
-    from dispatch.asgi import application
+    """uvicorn serving config.asgi in a thread; the test database is already in settings."""
+    from config.asgi import application
 
     port = free_port()
     config = uvicorn.Config(

@@ -1,6 +1,9 @@
+"""The API's URLs (`/api/v1/`): every app's endpoints on one router."""
+
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
+from calls import api as calls_api
 from dispatch.api import views
 
 router = DefaultRouter()
@@ -10,7 +13,7 @@ router.register("agencies", views.AgencyViewSet, basename="agency")
 router.register("routing-rules", views.RoutingRuleViewSet, basename="routingrule")
 router.register("escalation-policies", views.EscalationPolicyViewSet, basename="escalationpolicy")
 router.register("users", views.UserViewSet, basename="user")
-router.register("calls", views.CallViewSet, basename="call")
+router.register("calls", calls_api.CallViewSet, basename="call")
 router.register("incidents", views.IncidentViewSet, basename="incident")
 router.register("assignments", views.AssignmentViewSet, basename="assignment")
 router.register("notifications", views.NotificationViewSet, basename="notification")
@@ -19,6 +22,6 @@ urlpatterns = [
     path("auth/token/", views.TokenView.as_view(), name="auth-token"),
     path("me/", views.MeView.as_view(), name="me"),
     path("events/", views.EventReplayView.as_view(), name="events"),
-    path("telephony/token/", views.SoftphoneTokenView.as_view(), name="telephony-token"),
+    path("telephony/token/", calls_api.SoftphoneTokenView.as_view(), name="telephony-token"),
     path("", include(router.urls)),
 ]

@@ -14,7 +14,6 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import timedelta
 
 import psycopg
-import redis
 from django.conf import settings
 from django.db import connection, connections
 from django.http import JsonResponse
@@ -22,15 +21,14 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from dispatch.models import Assignment
+from dispatch.tasks import LAST_SWEEP_KEY, short_timeout_redis
 
 # The whole answer within ~3 s: libpq's smallest connect timeout is 2 s.
 DEADLINE_SECONDS = 2.5
 DB_CONNECT_TIMEOUT = 2
 DB_STATEMENT_TIMEOUT_MS = 1000
-REDIS_TIMEOUT = 1.0
-# The sweep task stamps this key after each run (`record_sweep`); the beat is late when the
-# stamp is older than this many sweep periods (at least LATE_BEAT_MIN_SECONDS).
-LAST_SWEEP_KEY = "dispatch:beat:last-sweep"
+# The sweep task stamps LAST_SWEEP_KEY after each run (dispatch.tasks); the beat is late when
+# the stamp is older than this many sweep periods (at least LATE_BEAT_MIN_SECONDS).
 LATE_BEAT_PERIODS = 5
 LATE_BEAT_MIN_SECONDS = 10
 # An escalation step this overdue means the sweep is not keeping up (or not running).
@@ -39,20 +37,6 @@ BACKLOG_AFTER = timedelta(seconds=30)
 # Bounded: a check stuck on a hung server holds a thread until its own timeout; with every
 # thread stuck, later checks wait their turn and time out too, which is the right answer.
 checks_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="healthz")
-
-
-def redis_client():
-    """A client of its own with short timeouts, not the channel layer's (15 s reads)."""
-    return redis.Redis.from_url(
-        settings.REDIS_URL,
-        socket_connect_timeout=REDIS_TIMEOUT,
-        socket_timeout=REDIS_TIMEOUT,
-    )
-
-
-def record_sweep():
-    """Called by the sweep task: cheap, and it expires so a stopped beat is never 'ok'."""
-    redis_client().set(LAST_SWEEP_KEY, time.time(), ex=86400)
 
 
 def short_reason(error):
@@ -85,7 +69,7 @@ def check_database():
 
 def check_redis():
     """Returns the check's result and the last sweep's time (epoch seconds, or None)."""
-    client = redis_client()
+    client = short_timeout_redis()
     try:
         client.ping()
         stamp = client.get(LAST_SWEEP_KEY)

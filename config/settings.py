@@ -57,11 +57,11 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "dispatch.middleware.RefuseOversizedBodies",
-    "dispatch.middleware.ContentSecurityPolicy",
-    "dispatch.middleware.ApiNeverCached",
+    "config.middleware.RefuseOversizedBodies",
+    "config.middleware.ContentSecurityPolicy",
+    "config.middleware.ApiNeverCached",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "dispatch.middleware.ConsoleLanguageFirst",
+    "config.middleware.ConsoleLanguageFirst",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -72,9 +72,9 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-ROOT_URLCONF = "dispatch.urls"
+ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = None
-ASGI_APPLICATION = "dispatch.asgi.application"
+ASGI_APPLICATION = "config.asgi.application"
 
 TEMPLATES = [
     {
@@ -87,7 +87,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "dispatch.context_processors.site",
+                "config.context_processors.site",
             ],
         },
     },
@@ -108,8 +108,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
             "timeout": env.float("DB_POOL_TIMEOUT", default=2.0),
         },
     }
-    # The same backend, with a pool that survives a database restart (dispatch/postgres).
-    DATABASES["default"]["ENGINE"] = "dispatch.postgres"
+    # The same backend, with a pool that survives a database restart (config/postgres).
+    DATABASES["default"]["ENGINE"] = "config.postgres"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded default is shared by web, worker and beat: wait for a lock instead of
     # failing with "database is locked", and start write transactions eagerly.
@@ -292,7 +292,7 @@ if not DEBUG:
     # the same host scrapes /metrics over loopback.
     SECURE_REDIRECT_EXEMPT = [r"^healthz/$", r"^metrics$"]
 
-# `json`: one JSON object per line with the incident reference and call SID (dispatch.logformat).
+# `json`: one JSON object per line with the incident reference and call SID (config.logformat).
 LOG_FORMAT = env("LOG_FORMAT", default="plain")
 if LOG_FORMAT not in ("plain", "json"):
     raise ImproperlyConfigured("LOG_FORMAT must be 'plain' or 'json'.")
@@ -301,7 +301,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-        "json": {"()": "dispatch.logformat.JsonFormatter"},
+        "json": {"()": "config.logformat.JsonFormatter"},
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},

@@ -14,23 +14,16 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.http import HttpResponse, HttpResponseForbidden
 from django.views.decorators.http import require_GET
-from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from agencies.models import Agency
+from calls.metrics import WEBHOOK_SECONDS
 from calls.models import Call
 from dispatch.models import Assignment, IncidentEvent, Notification
 
 registry = CollectorRegistry()
-
-WEBHOOK_SECONDS = Histogram(
-    "dispatch_webhook_seconds",
-    "Time to answer a Twilio webhook (this web process only).",
-    ["endpoint"],
-    buckets=(0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15),
-    registry=registry,
-)
 
 
 def pending_assignments():
@@ -67,6 +60,7 @@ class DatabaseCollector:
 
 
 registry.register(DatabaseCollector())
+registry.register(WEBHOOK_SECONDS)
 
 
 def is_loopback(address):

@@ -5,7 +5,8 @@ from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.forms import AdminSignInForm, SignInForm
-from dispatch import health, metrics, views
+from config import health, metrics
+from dispatch import views
 
 # One sign-in page for the site and the admin: the same lockout answer, the same second factor.
 admin.site.login_form = AdminSignInForm
@@ -28,7 +29,7 @@ urlpatterns = [
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("admin/", admin.site.urls),
     path("calls/", include("calls.urls")),
-    path("api/v1/", include("dispatch.api.urls")),
+    path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]

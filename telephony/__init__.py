@@ -1,21 +1,18 @@
-"""The telephony gateway: how the platform sends an SMS, places a call or hands a queued caller
-to an operator (CONTRACT §2, §9; TELEPHONY_BACKEND). `console` logs and sends nothing — the
-default without Twilio credentials — and its operator bridges connect at once; `twilio` uses the
-SDK's Client. Tests give the Twilio backend a fake `http_client`."""
+"""The telephony gateway, below `calls` and `dispatch` alike: how the platform sends an SMS,
+places a call or hands a queued caller to an operator (CONTRACT §2, §9; TELEPHONY_BACKEND).
+`console` logs and sends nothing — the default without Twilio credentials — and its operator
+bridges connect at once; `twilio` uses the SDK's Client. Tests give the Twilio backend a fake
+`http_client`."""
 
 import logging
 import threading
 import uuid
-from datetime import timedelta
 
 from django.conf import settings
-from django.utils import timezone
 from twilio.base.exceptions import TwilioException, TwilioRestException
-from twilio.jwt.access_token import AccessToken
-from twilio.jwt.access_token.grants import VoiceGrant
 from twilio.rest import Client
 
-from dispatch.logformat import mask_phone
+from agencies.phones import mask_phone
 
 logger = logging.getLogger("dispatch.telephony")
 
@@ -178,37 +175,3 @@ def public_url(path):
     if settings.TELEPHONY_BACKEND == "twilio" and not settings.PUBLIC_BASE_URL:
         raise PermanentSendError("PUBLIC_BASE_URL is required for Twilio to reach the platform")
     return f"{settings.PUBLIC_BASE_URL}{path}"
-
-
-SOFTPHONE_SETTINGS = (
-    "TWILIO_ACCOUNT_SID",
-    "TWILIO_API_KEY_SID",
-    "TWILIO_API_KEY_SECRET",
-    "TWILIO_TWIML_APP_SID",
-)
-
-
-def softphone_configured():
-    return all(getattr(settings, name) for name in SOFTPHONE_SETTINGS)
-
-
-def missing_softphone_settings():
-    return [name for name in SOFTPHONE_SETTINGS if not getattr(settings, name)]
-
-
-def softphone_token(user):
-    """A Twilio Access Token for this user's browser softphone (CONTRACT §9): incoming calls
-    to their identity, outgoing through the TwiML App. Returns `(identity, jwt, expires_at)`."""
-    ttl = settings.SOFTPHONE_TOKEN_SECONDS
-    identity = user.softphone_identity
-    token = AccessToken(
-        settings.TWILIO_ACCOUNT_SID,
-        settings.TWILIO_API_KEY_SID,
-        settings.TWILIO_API_KEY_SECRET,
-        identity=identity,
-        ttl=ttl,
-    )
-    token.add_grant(
-        VoiceGrant(outgoing_application_sid=settings.TWILIO_TWIML_APP_SID, incoming_allow=True)
-    )
-    return identity, token.to_jwt(), timezone.now() + timedelta(seconds=ttl)

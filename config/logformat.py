@@ -2,8 +2,8 @@
 collector; the default is plain text. Log sites that concern an incident or a call pass
 `extra={"incident": <reference>, "call_sid": <sid>}` and the JSON carries them as fields.
 
-Phone numbers are personal data: INFO lines show them masked (`mask_phone`), DEBUG may show
-them whole."""
+Phone numbers are personal data: INFO lines show them masked
+(`agencies.phones.mask_phone`), DEBUG may show them whole."""
 
 import json
 import logging
@@ -28,13 +28,3 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
-
-
-def mask_phone(number):
-    """+6281234567890 → +62812****7890: enough to tell numbers apart in a log, not to dial."""
-    number = str(number or "")
-    if len(number) <= 6:
-        return "****"
-    if len(number) < 11:
-        return f"{number[:2]}****{number[-2:]}"
-    return f"{number[:6]}****{number[-4:]}"

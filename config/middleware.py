@@ -4,7 +4,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.utils.cache import add_never_cache_headers
 
-from calls.telephony import softphone_configured
+from telephony.softphone import softphone_configured
 
 
 class RefuseOversizedBodies:

@@ -1,0 +1,129 @@
+"""The calls API (CONTRACT §5, §9): the call list, classification, and the operator's actions on
+a caller — pick up, release, end, call back, settle a missed call — plus the softphone's token.
+Thin: `calls.answering` and `calls.intake` do the work."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+
+from agencies.phones import to_e164_or_raw
+from calls import answering
+from calls.history import with_caller_history
+from calls.intake import classify
+from calls.models import CALL_STATUS_RANK, Call
+from calls.serializers import CallSerializer, ResolveMissedSerializer, SoftphoneTokenSerializer
+from dispatch.api.params import bool_param, filter_choices, text_param
+from dispatch.api.permissions import IsCommandCentre
+from telephony import softphone
+
+
+class CallViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Operators classify a call (normal / ghost / prank / info) with PATCH, pick up waiting
+    callers, and call back the ones who were missed (CONTRACT §9)."""
+
+    serializer_class = CallSerializer
+    permission_classes = [IsCommandCentre]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # OpenAPI generation: no user to ask about
+            return Call.objects.none()
+        queryset = with_caller_history(Call.objects.select_related("picked_up_by"))
+        queryset = filter_choices(queryset, self.request, "status", CALL_STATUSES)
+        queryset = filter_choices(queryset, self.request, "queue_state", Call.QueueState.values)
+        queryset = filter_choices(queryset, self.request, "direction", Call.Direction.values)
+        missed = bool_param(self.request, "missed")
+        if missed is not None:
+            queryset = queryset.filter(missed=missed)
+        if number := text_param(self.request, "from_number"):
+            queryset = queryset.filter(from_number=to_e164_or_raw(number))
+        return queryset
+
+    @extend_schema(responses=CallSerializer)
+    def partial_update(self, request, *args, **kwargs):
+        call = self.get_object()
+        serializer = CallSerializer(call, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        if "classification" in serializer.validated_data:  # `{}` changes nothing
+            classify(call.pk, serializer.validated_data["classification"], actor=request.user)
+        return self.fresh(call.pk)
+
+    def fresh(self, call_id, status_code=status.HTTP_200_OK):
+        return Response(
+            CallSerializer(get_object_or_404(self.get_queryset(), pk=call_id)).data,
+            status=status_code,
+        )
+
+    @extend_schema(request=None, responses=CallSerializer)
+    @action(detail=True, methods=["post"], url_path="pick-up")
+    def pick_up(self, request, pk=None):
+        """Claim this waiting caller and connect them to you; 409 if another operator won."""
+        call = self.get_object()
+        answering.pick_up(call.pk, request.user)
+        return self.fresh(call.pk)
+
+    @extend_schema(request=None, responses=CallSerializer)
+    @action(detail=True, methods=["post"])
+    def release(self, request, pk=None):
+        """Put the caller you hold back in the queue, first in line."""
+        call = self.get_object()
+        answering.release(call.pk, request.user)
+        return self.fresh(call.pk)
+
+    @extend_schema(request=None, responses=CallSerializer)
+    @action(detail=True, methods=["post"], url_path="hang-up")
+    def hang_up(self, request, pk=None):
+        """End the conversation with the caller you hold."""
+        call = self.get_object()
+        answering.end_call(call.pk, request.user)
+        return self.fresh(call.pk)
+
+    @extend_schema(request=None, responses={201: CallSerializer})
+    @action(detail=True, methods=["post"])
+    def callback(self, request, pk=None):
+        """Call a missed caller back: your phone rings first, then theirs."""
+        call = self.get_object()
+        callback = answering.call_back(call.pk, request.user)
+        return self.fresh(callback.pk, status.HTTP_201_CREATED)
+
+    @extend_schema(request=ResolveMissedSerializer, responses=CallSerializer)
+    @action(detail=True, methods=["post"], url_path="resolve-missed")
+    def resolve_missed(self, request, pk=None):
+        call = self.get_object()
+        serializer = ResolveMissedSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        answering.resolve_missed(call.pk, request.user, serializer.validated_data["reason"])
+        return self.fresh(call.pk)
+
+
+CALL_STATUSES = sorted(CALL_STATUS_RANK)
+
+
+class SoftphoneTokenView(GenericAPIView):
+    """A Twilio Access Token for the operator's browser softphone (CONTRACT §9)."""
+
+    permission_classes = [IsCommandCentre]
+    serializer_class = SoftphoneTokenSerializer
+
+    @extend_schema(responses={200: SoftphoneTokenSerializer, 503: None})
+    def get(self, request):
+        if not softphone.softphone_configured():
+            missing = ", ".join(softphone.missing_softphone_settings())
+            return Response(
+                {"detail": f"The softphone is not configured (missing: {missing})."},
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            )
+        identity, token, expires_at = softphone.softphone_token(request.user)
+        return Response(
+            SoftphoneTokenSerializer(
+                {"identity": identity, "token": token, "expires_at": expires_at}
+            ).data
+        )
