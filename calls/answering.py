@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 
 import telephony
 from calls.intake import record_call_event
-from calls.models import Call
+from calls.models import CALL_STATUS_RANK, FINAL_CALL_STATUSES, Call
 from dispatch.incidents import Conflict
 
 logger = logging.getLogger(__name__)
@@ -73,6 +73,7 @@ def pick_up(call_id, user):
 @transaction.atomic
 def claim(call_id, user):
     now = timezone.now()
+    refuse_a_second_caller(user)
     # The conditional UPDATE is the race's referee: only one request finds the call waiting.
     won = Call.objects.filter(pk=call_id, queue_state=State.WAITING).update(
         queue_state=State.CONNECTING, picked_up_by=user, picked_up_at=now, updated_at=now
@@ -82,6 +83,12 @@ def claim(call_id, user):
     call = locked_call(call_id)
     call.wait_seconds = seconds_since(call.started_at, now)
     return changed(call, user)
+
+
+def refuse_a_second_caller(user):
+    """One caller at a time: a second pick-up would leave that caller connected to nobody."""
+    if Call.objects.filter(picked_up_by=user, queue_state__in=HELD).exists():
+        raise Conflict(_("You are already on a call: end or release it first."))
 
 
 @transaction.atomic
@@ -113,6 +120,7 @@ def operator_answered(call_id, leg_sid=""):
         return call
     call.queue_state = State.CONNECTED
     call.operator_leg_sid = leg_sid
+    mark_in_call(call)
     changed(call, call.picked_up_by)
     settle_missed_of_number(call.from_number, Call.Settlement.CALLED_AGAIN, call.picked_up_by)
     return call
@@ -163,10 +171,25 @@ def end_call(call_id, user):
         outbound = call.direction == Call.Direction.OUTBOUND
         leg_sid = call.sid if outbound else call.operator_leg_sid
         call.queue_state = State.ENDED
+        mark_completed(call)
         changed(call, user)
     if leg_sid:
         telephony.gateway().hang_up(leg_sid)
     return call
+
+
+def mark_in_call(call):
+    """The call's own status, where no Twilio callback will say it (the console backend): a
+    later callback from Twilio still wins (`intake.is_newer`)."""
+    if CALL_STATUS_RANK.get(call.status, -1) < CALL_STATUS_RANK["in-progress"]:
+        call.status = "in-progress"
+
+
+def mark_completed(call):
+    if call.status not in FINAL_CALL_STATUSES:
+        call.status = "completed"
+    if call.ended_at is None:
+        call.ended_at = timezone.now()
 
 
 # --- missed calls -----------------------------------------------------------------------------
@@ -218,6 +241,7 @@ def call_back(call_id, user):
 
 @transaction.atomic
 def open_callback(call_id, user):
+    refuse_a_second_caller(user)
     missed = locked_call(call_id)
     if not missed.missed:
         raise Conflict(_("Only a missed call can be called back."))
@@ -248,7 +272,7 @@ def callback_answered(callback_id):
     if callback.queue_state != State.CONNECTING:
         return callback
     callback.queue_state = State.CONNECTED
-    callback.status = "in-progress"
+    mark_in_call(callback)
     changed(callback, callback.picked_up_by)
     missed = locked_call(callback.callback_of_id)
     if missed.missed:
@@ -261,6 +285,7 @@ def callback_ended(callback_id):
     callback = locked_call(callback_id)
     if callback.queue_state != State.ENDED:
         callback.queue_state = State.ENDED
+        mark_completed(callback)
         changed(callback)
     return callback
 

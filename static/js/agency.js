@@ -29,7 +29,8 @@ function areaLabel(code) {
   const area = state.areas.get(code);
   if (!area) return code || "—";
   const parent = state.areas.get(area.parent);
-  return parent ? `${area.name}, ${parent.name}` : area.name;
+  const kecamatan = (name) => interpolate(gettext("Kec. %(name)s"), { name }, true);
+  return parent ? `${area.name}, ${kecamatan(parent.name)}` : kecamatan(area.name);
 }
 
 function categoryLabel(code) {

@@ -243,7 +243,7 @@ function renderWaiting() {
           ? el(
               "div",
               { className: "caller-actions" },
-              el("button", { type: "button", className: "danger", dataset: { endCall: call.id }, title: gettext("End the call with this caller") }, gettext("End call"), " ", el("kbd", {}, "H")),
+              el("button", { type: "button", className: "danger", dataset: { endCall: call.id, focus: `end-${call.id}` }, title: gettext("End the call with this caller") }, gettext("End call"), " ", el("kbd", {}, "H")),
               call.direction === "inbound"
                 ? el("button", { type: "button", dataset: { release: call.id, focus: `release-${call.id}` }, title: gettext("Put the caller back in the queue, first in line") }, gettext("Release"))
                 : null,
@@ -752,7 +752,7 @@ async function sendClassification(value) {
 }
 
 // N: a real emergency, straight on to the category. G/P/I close the incident (Cilegon SOP):
-// on to the next caller or incident.
+// then the call is to be ended (H), and on to the next caller or incident.
 async function classifyByKey(value) {
   await state.pickingUp; // A then N: the classification is for the caller just picked up
   if (!state.selectedId) return;
@@ -772,10 +772,11 @@ async function closeSelected() {
   }
 }
 
-// After a dispatch (or a call that needs none): the caller waiting longest, else the most urgent
-// new incident, else stay.
+// After a dispatch (or a call that needs none): while the operator is still on the call, ending
+// it (H); then the caller waiting longest, else the most urgent new incident, else stay.
 function nextWork(doneId) {
   render();
+  if (focusEndCall()) return;
   const pick = byId("waiting-list").querySelector("[data-pick-up]");
   if (pick) {
     pick.focus();
@@ -826,9 +827,25 @@ async function sendPickUp(callId) {
 }
 
 // A: answer the ringing softphone; else pick up the caller waiting longest.
+function myHeldCall() {
+  return heldCalls().find((call) => call.picked_up_by === state.me && ["connecting", "connected"].includes(call.queue_state));
+}
+
+// One caller at a time (the server refuses a second): the operator's own call, ready to end.
+function focusEndCall() {
+  const held = myHeldCall();
+  if (!held) return false;
+  byId("waiting-list").querySelector(`[data-end-call="${held.id}"]`)?.focus();
+  return true;
+}
+
 function answerOrPickUp() {
   if (phone.ringing) {
     phone.answer();
+    return;
+  }
+  if (focusEndCall()) {
+    say("waiting-message", gettext("You are on a call: end it (H) or release it before you pick up the next caller."));
     return;
   }
   const oldest = waitingCallers()[0];
@@ -852,7 +869,8 @@ async function endCall(callId) {
   } catch (error) {
     say("waiting-message", explain(error));
   }
-  rerender();
+  render();
+  byId("waiting-list").querySelector("[data-pick-up]")?.focus(); // the next caller, one Enter away
 }
 
 // H: the softphone's own hang-up when it rings or talks; otherwise end the call this operator
@@ -862,9 +880,7 @@ function hangUp() {
     phone.hangUp();
     return;
   }
-  const held = [...state.calls.values()].find(
-    (call) => call.picked_up_by === state.me && ["connecting", "connected"].includes(call.queue_state),
-  );
+  const held = myHeldCall();
   if (held) endCall(held.id);
 }
 

@@ -292,6 +292,7 @@ def test_exactly_one_of_two_operators_wins_each_pick_up(cilegon):
         assert sorted(kind for kind, _user in outcomes) == ["lost", "won"]
         winner = next(user for kind, user in outcomes if kind == "won")
         assert Call.objects.get(pk=call.pk).picked_up_by_id == winner
+        Call.objects.filter(pk=call.pk).update(queue_state="ended")  # free for the next round
 
 
 # --- picking up with Twilio: the Queue Members API ---------------------------------------------
@@ -632,3 +633,25 @@ def test_ending_a_call_with_twilio_hangs_up_the_operators_leg(twilio, operator1,
     params = voice_params(DialCallStatus="completed")
     root = twiml(post_twilio(client, f"/calls/twilio/bridge/{call.pk}/done/", params))
     assert root.find("Hangup") is not None
+
+
+def test_an_operator_on_a_call_cannot_pick_up_a_second_caller(operator1, client):
+    first, second = waiting_call("CAfirst"), waiting_call("CAsecond", caller="+6281200000002")
+    operator = api_as(operator1)
+    assert operator.post(f"{API}/{first.pk}/pick-up/").status_code == 200
+    response = operator.post(f"{API}/{second.pk}/pick-up/")
+    assert response.status_code == 409
+    assert Call.objects.get(pk=second.pk).queue_state == "waiting"
+    missed = missed_call(client, "CAmissed2")
+    assert operator.post(f"{API}/{missed.pk}/callback/").status_code == 409
+    operator.post(f"{API}/{first.pk}/hang-up/")
+    assert operator.post(f"{API}/{second.pk}/pick-up/").status_code == 200
+
+
+def test_without_twilio_callbacks_the_call_shows_in_call_then_completed(operator1):
+    call = waiting_call()
+    operator = api_as(operator1)
+    assert operator.post(f"{API}/{call.pk}/pick-up/").json()["status"] == "in-progress"
+    ended = operator.post(f"{API}/{call.pk}/hang-up/").json()
+    assert ended["status"] == "completed"
+    assert ended["ended_at"] is not None

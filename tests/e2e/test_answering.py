@@ -214,7 +214,9 @@ def test_a_new_call_is_dispatched_in_at_most_ten_keys(console, live):
     call.refresh_from_db()
     assert call.classification == "normal"
 
-    # Next: the caller still waiting, one Enter away.
+    # Next: end this call (one caller at a time), then the caller still waiting, one Enter away.
+    expect(waiting_item(operator, call).locator("[data-end-call]")).to_be_focused()
+    operator.keyboard.press("Enter")
     expect(waiting_item(operator, second).locator("[data-pick-up]")).to_be_focused()
     operator.keyboard.press("Enter")
     expect(operator.locator("#detail-reference")).to_have_text(second.incident.reference)
