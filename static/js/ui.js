@@ -230,11 +230,12 @@ function describeCall(event, previous) {
     if (call.queue_state === "connected" && call.direction === "outbound") {
       return say(gettext("Call-back to %(number)s connected (%(user)s)"), { number, user: call.picked_up_by });
     }
-    if (call.queue_state === "connected") {
+    // Picked up (the operator's phone rings), then connected (they talk).
+    if (call.queue_state === "connecting") {
       return say(gettext("Call from %(number)s picked up by %(user)s"), { number, user: call.picked_up_by });
     }
-    if (call.queue_state === "connecting") {
-      return say(gettext("Call from %(number)s put through to %(user)s"), { number, user: call.picked_up_by });
+    if (call.queue_state === "connected") {
+      return say(gettext("Call from %(number)s connected to %(user)s"), { number, user: call.picked_up_by });
     }
     if (call.queue_state === "waiting" && before.queue_state) {
       return say(gettext("Caller %(number)s is back in the queue"), { number });
