@@ -62,7 +62,17 @@ class Category(models.Model):
         return f"{self.code} {self.name}"
 
 
-ESCALATION_ACTIONS = ("notify_agency", "notify_supervisors", "sms_agency", "call_agency", "reroute")
+class EscalationAction(models.TextChoices):
+    """What a policy step may do: the one list the validator, the sweep's handlers
+    (dispatch.escalation, checked at start) and the consoles' labels all read."""
+
+    NOTIFY_AGENCY = "notify_agency", _("Re-alert the agency")
+    NOTIFY_SUPERVISORS = "notify_supervisors", _("Alert supervisors")
+    SMS_AGENCY = "sms_agency", _("SMS to the duty phone")
+    CALL_AGENCY = "call_agency", _("Call the duty officer")
+    REROUTE = "reroute", _("Reroute")
+
+
 # A step beyond a week is a typo, and a huge one would overflow the deadline arithmetic.
 MAX_STEP_SECONDS = 7 * 24 * 3600
 
@@ -91,7 +101,7 @@ def validate_escalation_steps(steps):
             raise ValidationError(
                 _("Step %(n)s: after_seconds must grow from step to step."), params={"n": index}
             )
-        if step["action"] not in ESCALATION_ACTIONS:
+        if step["action"] not in EscalationAction.values:
             raise ValidationError(
                 _("Step %(n)s: unknown action %(a)s."), params={"n": index, "a": step["action"]}
             )

@@ -39,7 +39,8 @@ class ApiNeverCached:
 
 
 # The consoles run no inline script and load nothing from elsewhere, so a strict policy holds.
-# The Swagger UI page loads its assets from a CDN and is left out.
+# The Swagger UI page (/api/docs/) is left out: its assets are served from here
+# (drf-spectacular-sidecar), but drf-spectacular's template starts it with an inline script.
 STRICT_DIRECTIVES = (
     ("default-src", "'self'"),
     ("script-src", "'self'"),

@@ -168,6 +168,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_CLIENT_IP_CALLABLE = "accounts.signin.client_ip"
 AXES_LOCKOUT_CALLABLE = "accounts.signin.lockout_response"
 # Roles that confirm a TOTP code at sign-in, e.g. "admin,supervisor" (CONTRACT §12). Empty: off.
+# The roles are the User model's; an unknown one stops the start (dispatch.apps).
 REQUIRE_2FA = [role.strip().lower() for role in env.list("REQUIRE_2FA", default=[]) if role.strip()]
 OTP_TOTP_ISSUER = "112 Dispatch"
 # API tokens stop working this many days after they were issued; POST auth/token/ then issues
@@ -261,6 +262,23 @@ TWILIO_FROM_NUMBER = env("TWILIO_FROM_NUMBER", default="")
 TELEPHONY_BACKEND = env("TELEPHONY_BACKEND", default="") or (
     "twilio" if (TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN) else "console"
 )
+# Checked here, at start: a typo must not quietly turn a live centre into the console backend,
+# and Twilio without its credentials or its callback address fails on the first call.
+if TELEPHONY_BACKEND not in ("twilio", "console"):
+    raise ImproperlyConfigured(
+        f"TELEPHONY_BACKEND is {TELEPHONY_BACKEND!r}: set it to 'twilio' or 'console' "
+        "(or leave it empty to choose by whether the Twilio credentials are set)."
+    )
+if TELEPHONY_BACKEND == "twilio" and not (TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN):
+    raise ImproperlyConfigured(
+        "TELEPHONY_BACKEND=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN: set both, "
+        "or set TELEPHONY_BACKEND=console."
+    )
+if TELEPHONY_BACKEND == "twilio" and not PUBLIC_BASE_URL and not DEBUG:
+    raise ImproperlyConfigured(
+        "TELEPHONY_BACKEND=twilio needs PUBLIC_BASE_URL, the https address Twilio calls back "
+        "(e.g. https://112.example.go.id), when DJANGO_DEBUG is off."
+    )
 FALLBACK_PHONE_NUMBER = env("FALLBACK_PHONE_NUMBER", default="")
 OPERATOR_QUEUE_NAME = env("OPERATOR_QUEUE_NAME", default="operators-112")
 # Callers beyond this many waiting get the fallback number (or a retry): sized for the centre's

@@ -16,9 +16,11 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 from django.utils import timezone
 
+from agencies.models import EscalationAction
 from dispatch import events, notifications
 from dispatch.incidents import (
     assign,
@@ -116,7 +118,7 @@ def fire_step(assignment, now):
     assignment.escalation_level = index + 1
     assignment.escalate_at = next_deadline(assignment)
     assignment.save(update_fields=["escalation_level", "escalate_at", "updated_at"])
-    sent = ACTIONS[step["action"]](assignment, index)
+    sent = run_action(assignment, index, step["action"])
     events.record(
         "escalation.triggered",
         incident=assignment.incident,
@@ -143,6 +145,23 @@ def fire_step(assignment, now):
         assignment.agency.code,
         extra={"incident": assignment.incident.reference},
     )
+
+
+def run_action(assignment, index, action):
+    """The step's handler. A step copied from an old policy may name an action this version no
+    longer has: the step still counts as fired (the next one stays on time) but notifies nobody,
+    and the sweep goes on with every other assignment."""
+    handler = ACTIONS.get(action)
+    if handler is None:
+        logger.error(
+            "escalation step %s of assignment %s: unknown action %r, fired without notification",
+            index,
+            assignment.id,
+            action,
+            extra={"incident": assignment.incident.reference},
+        )
+        return []
+    return handler(assignment, index)
 
 
 def notify_agency(assignment, index):
@@ -186,12 +205,43 @@ def ever_held(incident, agency):
 
 
 ACTIONS = {
-    "notify_agency": notify_agency,
-    "notify_supervisors": notify_supervisors,
-    "sms_agency": sms_agency,
-    "call_agency": call_agency,
-    "reroute": reroute,
+    EscalationAction.NOTIFY_AGENCY: notify_agency,
+    EscalationAction.NOTIFY_SUPERVISORS: notify_supervisors,
+    EscalationAction.SMS_AGENCY: sms_agency,
+    EscalationAction.CALL_AGENCY: call_agency,
+    EscalationAction.REROUTE: reroute,
 }
+
+# "Taken back": an assignment a reroute step cancelled, whose incident waits for the command
+# centre. The consoles get this rule from the page's config (dispatch.views.console_config).
+TAKEN_BACK = {"status": Assignment.Status.CANCELLED, "last_action": EscalationAction.REROUTE}
+
+
+def taken_back(assignment):
+    fired = assignment.escalation_steps[: assignment.escalation_level]
+    return (
+        assignment.status == TAKEN_BACK["status"]
+        and bool(fired)
+        and fired[-1]["action"] == TAKEN_BACK["last_action"]
+    )
+
+
+def check_actions(actions=None):
+    """Every action a policy may name has a handler, and every handler an action; run at start
+    (DispatchConfig.ready), so a mismatch stops the process instead of every sweep."""
+    actions = ACTIONS if actions is None else actions
+    unhandled = sorted(set(EscalationAction.values) - set(actions))
+    unknown = sorted(set(actions) - set(EscalationAction.values))
+    problems = []
+    if unhandled:
+        problems.append(f"escalation actions without a handler: {', '.join(unhandled)}")
+    if unknown:
+        problems.append(f"handlers for no EscalationAction: {', '.join(unknown)}")
+    if problems:
+        raise ImproperlyConfigured(
+            "; ".join(problems)
+            + " (agencies.models.EscalationAction and dispatch.escalation.ACTIONS must match)."
+        )
 
 
 def place(incident):

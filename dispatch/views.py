@@ -1,22 +1,101 @@
+from django.apps import apps
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
 from django.views.defaults import server_error
 
+from agencies.models import EscalationAction
+from dispatch import escalation, incidents
+from dispatch.models import Assignment, Incident, Notification
 from telephony.softphone import softphone_configured
+
+# Twilio's call statuses (and "received" for an SMS) as the consoles name them.
+CALL_STATUS_LABELS = {
+    "queued": _("Queued"),
+    "initiated": _("Initiated"),
+    "ringing": _("Ringing"),
+    "in-progress": _("In call"),
+    "completed": _("Completed"),
+    "busy": _("Busy"),
+    "failed": _("Failed"),
+    "no-answer": _("No answer"),
+    "canceled": _("Hung up"),
+    "received": _("SMS received"),
+}
+BOARD_STATUSES = (*Incident.OPEN_STATUSES, Incident.Status.RESOLVED)
+
+
+def labels(choices):
+    return {value: str(label) for value, label in choices}
+
+
+def progress_reports():
+    """For each assignment status, the reports (en route, on scene, completed, declined) the
+    domain accepts from it — asked of `incidents.check_progress` itself, not copied."""
+    table = {}
+    for current in Assignment.Status.values:
+        table[current] = []
+        for report in incidents.TIMESTAMP_FIELD:
+            try:
+                incidents.check_progress(current, report)
+            except incidents.Conflict:
+                continue
+            table[current].append(str(report))
+    return table
+
+
+def console_config():
+    """The rules and labels both consoles need, in the page's language: rendered with
+    json_script and read by static/js/config.js, so the JavaScript keeps no copy of a status
+    set, an order or a label."""
+    # The console shows calls too; the calls app sits above dispatch (imports run calls →
+    # dispatch), so its model is looked up, not imported.
+    call = apps.get_model("calls", "Call")
+    return {
+        "incident": {
+            "labels": labels(Incident.Status.choices),
+            "open": [str(s) for s in Incident.OPEN_STATUSES],
+            "board": [str(s) for s in BOARD_STATUSES],
+        },
+        "assignment": {
+            "labels": labels(Assignment.Status.choices),
+            "active": [str(s) for s in Assignment.ACTIVE_STATUSES],
+            "reports": progress_reports(),
+        },
+        "call": {
+            "labels": labels(CALL_STATUS_LABELS.items()),
+            "queue_states": labels(call.QueueState.choices),
+            "live_queue_states": [
+                str(s) for s in call.QueueState.values if s != call.QueueState.ENDED
+            ],
+            "classifications": labels(call.Classification.choices),
+        },
+        "escalation": {
+            "actions": labels(EscalationAction.choices),
+            "taken_back": {key: str(value) for key, value in escalation.TAKEN_BACK.items()},
+        },
+        "delivery": labels(Notification.Status.choices),
+    }
 
 
 @login_required
 def home(request):
     """The console for the signed-in role (the live consoles come with the WebSocket)."""
+    config = console_config()
     if request.user.is_command_centre:
+        board = [(status, config["incident"]["labels"][status]) for status in BOARD_STATUSES]
         # The page loads the Twilio SDK only when the softphone has its settings.
         return render(
             request,
             "dispatch/command_centre.html",
-            {"softphone_configured": softphone_configured()},
+            {
+                "softphone_configured": softphone_configured(),
+                "console_config": config,
+                "board": board,
+            },
         )
-    return render(request, "dispatch/agency_console.html")
+    return render(request, "dispatch/agency_console.html", {"console_config": config})
 
 
 def failure(request):

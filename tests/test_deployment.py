@@ -164,3 +164,58 @@ def test_production_refuses_to_start_without_a_secret_key():
     result = manage("check", env=production_env(DJANGO_SECRET_KEY=""))
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY is required" in result.stderr
+
+
+def start(env):
+    """What every process does first (web, worker, beat): load the settings and the apps."""
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": "config.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+TWILIO_CREDENTIALS = {"TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": "token"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"TELEPHONY_BACKEND": "twillio"}, "TELEPHONY_BACKEND is 'twillio': set it to 'twilio'"),
+        ({"TELEPHONY_BACKEND": "twilio"}, "needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN"),
+        (
+            {"TELEPHONY_BACKEND": "twilio", "TWILIO_ACCOUNT_SID": "AC" + "0" * 32},
+            "needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN",
+        ),
+        ({"TELEPHONY_BACKEND": "twilio", **TWILIO_CREDENTIALS}, "needs PUBLIC_BASE_URL"),
+        # Credentials alone choose Twilio, which then needs its callback address too.
+        (TWILIO_CREDENTIALS, "needs PUBLIC_BASE_URL"),
+        ({"REQUIRE_2FA": "admin,superviser"}, "REQUIRE_2FA names unknown roles: superviser"),
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT must be 'plain' or 'json'"),
+    ],
+)
+def test_a_bad_setting_stops_the_start_saying_what_to_set(overrides, message):
+    result = start(production_env(**overrides))
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert message in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"TELEPHONY_BACKEND": "console"},
+        {"TELEPHONY_BACKEND": "twilio", "PUBLIC_BASE_URL": "https://112.example.go.id"}
+        | TWILIO_CREDENTIALS,
+        # A developer's machine may try Twilio through a tunnel it sets up later.
+        {"TELEPHONY_BACKEND": "twilio", "DJANGO_DEBUG": "1"} | TWILIO_CREDENTIALS,
+        {"REQUIRE_2FA": "Admin, supervisor"},
+    ],
+)
+def test_good_settings_start(overrides):
+    result = start(production_env(**overrides))
+    assert result.returncode == 0, result.stderr

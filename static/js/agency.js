@@ -2,18 +2,21 @@
 // until someone acknowledges it; staff then report progress or decline with a reason.
 
 import { api, explain, fetchAll } from "./api.js";
+import { config } from "./config.js";
 import { LiveFeed, showConnection } from "./live.js";
 import { storeIncident, Timeline, upsert } from "./store.js";
 import { badge, byId, el, scheduler, startTicker, ticking, wib } from "./ui.js";
 import { Alarm } from "./alarm.js";
 
-const ACTIVE = ["pending", "acknowledged", "en_route", "on_scene"];
-// Progress starts with an acknowledgement: one stray click must not close a waiting incident.
-const NEXT_STEPS = {
-  acknowledged: ["en_route", "on_scene", "completed"],
-  en_route: ["on_scene", "completed"],
-  on_scene: ["completed"],
-};
+const ACTIVE = config.assignment.active;
+
+// The reports the server accepts from this status. It takes progress on a waiting assignment
+// too, but here progress starts with an acknowledgement: one stray click must not close a
+// waiting incident.
+function allowedReports(assignment) {
+  const reports = config.assignment.reports[assignment.status] || [];
+  return assignment.status === "pending" ? reports.filter((report) => report === "declined") : reports;
+}
 
 const state = {
   assignments: new Map(),
@@ -65,7 +68,7 @@ function renderQueue() {
           : null,
         incident.priority ? el("span", { className: `prio p${incident.priority}` }, `P${incident.priority}`) : null,
         " ",
-        badge(a.status),
+        badge("assignment", a.status),
         el("div", { className: "meta" }, categoryLabel(incident.category), " · ", areaLabel(incident.area), " · ", ticking(a.created_at)),
         incident.description ? el("div", { className: "pre clip" }, incident.description) : null,
       );
@@ -84,7 +87,7 @@ function renderPanel() {
   if (!assignment) return;
   const incident = state.incidents.get(assignment.incident) || {};
   byId("a-reference").textContent = assignment.incident_reference;
-  byId("a-status").replaceWith(Object.assign(badge(assignment.status), { id: "a-status" }));
+  byId("a-status").replaceWith(Object.assign(badge("assignment", assignment.status), { id: "a-status" }));
   byId("a-category").textContent = categoryLabel(incident.category);
   byId("a-priority").textContent = incident.priority ? `P${incident.priority}` : "—";
   byId("a-location").textContent = areaLabel(incident.area);
@@ -93,11 +96,11 @@ function renderPanel() {
   byId("a-caller").textContent = [incident.caller_name, incident.caller_phone].filter(Boolean).join(" · ") || "—";
   byId("a-created").textContent = wib(assignment.created_at);
   byId("acknowledge").disabled = assignment.status !== "pending";
-  const next = NEXT_STEPS[assignment.status] || [];
+  const reports = allowedReports(assignment);
   document.querySelectorAll("[data-progress]").forEach((button) => {
-    button.disabled = !next.includes(button.dataset.progress);
+    button.disabled = !reports.includes(button.dataset.progress);
   });
-  byId("decline").disabled = !["pending", "acknowledged"].includes(assignment.status);
+  byId("decline").disabled = !reports.includes("declined");
 }
 
 const rerender = scheduler(() => {

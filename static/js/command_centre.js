@@ -6,6 +6,7 @@
 import { api, explain, fetchAll, labelIn } from "./api.js";
 import { Alarm } from "./alarm.js";
 import { Combobox } from "./combobox.js";
+import { config, label, takenBack } from "./config.js";
 import { EscalationBoard } from "./escalations.js";
 import { LiveFeed, showConnection } from "./live.js";
 import { PhonePanel } from "./phone_panel.js";
@@ -14,18 +15,16 @@ import {
   badge,
   byId,
   callerNumber,
-  classificationName,
   clock,
   el,
   scheduler,
   startTicker,
-  statusLabel,
   ticking,
   wib,
 } from "./ui.js";
 
-const BOARD_STATUSES = ["new", "dispatched", "in_progress", "resolved"];
-const QUEUE_STATES = ["waiting", "connecting", "connected"];
+const BOARD_STATUSES = config.incident.board;
+const QUEUE_STATES = config.call.live_queue_states;
 const CLASSIFY_KEYS = { n: "normal", g: "ghost", p: "prank", i: "info" };
 
 const state = {
@@ -255,11 +254,7 @@ function renderWaiting() {
 }
 
 function queueStateLabel(call) {
-  return {
-    connecting: gettext("connecting"),
-    connected: gettext("connected"),
-    waiting: gettext("waiting"),
-  }[call.queue_state] || call.queue_state;
+  return label("queue_state", call.queue_state);
 }
 
 function renderMissed() {
@@ -346,7 +341,7 @@ function renderMyCall() {
 function callBadge(call) {
   if (call.missed) return el("span", { className: "badge s-missed" }, gettext("missed"));
   if (isLive(call)) return el("span", { className: `badge q-${call.queue_state}` }, queueStateLabel(call));
-  return badge(call.status);
+  return badge("call", call.status);
 }
 
 function renderCalls() {
@@ -417,7 +412,7 @@ function incidentCard(incident) {
     incident.unroutable ? el("span", { className: "tag warn" }, gettext("unroutable")) : null,
     el("div", { className: "meta" }, categoryName(incident.category), " · ", areaName(incident.area) || "—", " · ", ticking(incident.created_at)),
     assignments.length
-      ? el("div", { className: "agencies" }, assignments.map((a) => el("span", { className: `chip s-${a.status}` }, `${a.agency} ${statusLabel(a.status)}`)))
+      ? el("div", { className: "agencies" }, assignments.map((a) => el("span", { className: `chip s-${a.status}` }, `${a.agency} ${label("assignment", a.status)}`)))
       : null,
   );
 }
@@ -478,7 +473,7 @@ function dispatchBlocker() {
   }
   if (call && call.classification !== "normal") {
     return {
-      message: interpolate(gettext("Only a normal call is dispatched; this one is classified %(classification)s."), { classification: classificationName(call.classification) }, true),
+      message: interpolate(gettext("Only a normal call is dispatched; this one is classified %(classification)s."), { classification: label("classification", call.classification) }, true),
       focus: "classification",
     };
   }
@@ -501,19 +496,17 @@ function renderPanel() {
   byId("no-selection").hidden = Boolean(incident);
   if (!incident) return;
   byId("detail-reference").textContent = incident.reference;
-  byId("detail-status").replaceWith(Object.assign(badge(incident.status), { id: "detail-status" }));
+  byId("detail-status").replaceWith(Object.assign(badge("incident", incident.status), { id: "detail-status" }));
   const call = latestCallOf(incident.id);
   byId("detail-caller").textContent = call ? callerNumber(call) : "";
   const history = call ? historyText(call.caller_history) : "";
   byId("detail-history").hidden = !history;
   byId("detail-history").textContent = history ? `${gettext("Caller history:")} ${history} — ${gettext("a warning, not a reason to refuse.")}` : "";
-  const silent = [...state.assignments.values()].filter(
-    (a) => a.incident === incident.id && a.status === "cancelled" && a.escalation_level > 0,
-  );
+  const silent = [...state.assignments.values()].filter((a) => a.incident === incident.id && takenBack(a));
   byId("detail-flag").hidden = !incident.unroutable;
   byId("taken-back").hidden = !(incident.status === "new" && silent.length);
   byId("taken-back").textContent = `${gettext("Taken back from")} ${silent.map((a) => a.agency).join(", ")}: ${gettext("they did not acknowledge in time. Choose another agency.")}`;
-  const open = ["new", "dispatched", "in_progress"].includes(incident.status);
+  const open = config.incident.open.includes(incident.status);
   if (!state.dispatching) byId("dispatch").disabled = !open;
   byId("close-incident").disabled = incident.status === "closed";
   // Refill only when the incident changed on the server, so a re-render leaves an open list alone.
@@ -534,7 +527,7 @@ function renderPanel() {
         { className: `item s-${a.status}`, dataset: { agency: a.agency, status: a.status } },
         el("strong", {}, a.agency),
         " ",
-        badge(a.status),
+        badge("assignment", a.status),
         el(
           "div",
           { className: "meta" },
@@ -1054,8 +1047,9 @@ async function loadState(user) {
   if (user?.username) state.me = user.username;
   const [calls, open, resolved] = await Promise.all([
     api("/api/v1/calls/?page_size=50"),
-    fetchAll("/api/v1/incidents/?status=new,dispatched,in_progress&page_size=200"),
-    api("/api/v1/incidents/?status=resolved&page_size=30"),
+    fetchAll(`/api/v1/incidents/?status=${config.incident.open.join(",")}&page_size=200`),
+    // The board's columns past the open ones (resolved): only the latest few.
+    api(`/api/v1/incidents/?status=${BOARD_STATUSES.filter((s) => !config.incident.open.includes(s)).join(",")}&page_size=30`),
     loadQueue(),
     loadMissed(),
   ]);

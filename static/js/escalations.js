@@ -2,37 +2,15 @@
 // in time, which escalation step fired when, who was notified and whether it was delivered.
 
 import { api, fetchAll } from "./api.js";
+import { label, takenBack } from "./config.js";
 import { byId, el, ticking, wib } from "./ui.js";
 
-const ACTION_LABELS = () => ({
-  notify_agency: gettext("Re-alert the agency"),
-  notify_supervisors: gettext("Alert supervisors"),
-  sms_agency: gettext("SMS to the duty phone"),
-  call_agency: gettext("Call the duty officer"),
-  reroute: gettext("Reroute"),
-});
-
-const DELIVERY_LABELS = () => ({
-  queued: gettext("queued"),
-  sending: gettext("sending"),
-  sent: gettext("sent"),
-  failed: gettext("failed"),
-});
-
-// When the assignment's next escalation step falls due (steps count from its creation), or null.
+// The next step and when it falls due: the server's deadline (`escalate_at`, null once the
+// agency acknowledged or every step fired) with the action of the step it belongs to.
 export function nextStep(assignment) {
-  if (assignment.status !== "pending") return null;
   const step = (assignment.escalation_steps || [])[assignment.escalation_level];
-  if (!step) return null;
-  const due = new Date(new Date(assignment.created_at).getTime() + step.after_seconds * 1000);
-  return { action: step.action, due_at: due.toISOString() };
-}
-
-// An assignment the escalation took back from a silent agency: the incident waits for the
-// command centre to dispatch it again.
-function rerouted(assignment) {
-  const last = assignment.escalation_steps[assignment.escalation_level - 1];
-  return assignment.status === "cancelled" && last?.action === "reroute";
+  if (!step || !assignment.escalate_at) return null;
+  return { action: step.action, due_at: assignment.escalate_at };
 }
 
 export class EscalationBoard {
@@ -45,7 +23,7 @@ export class EscalationBoard {
   // Waiting for the agency, or taken back and still waiting for a new dispatch.
   needsAttention({ assignment }) {
     if (assignment.status === "pending") return true;
-    return rerouted(assignment) && this.incidentStatus(assignment.incident) === "new";
+    return takenBack(assignment) && this.incidentStatus(assignment.incident) === "new";
   }
 
   entry(assignment) {
@@ -60,15 +38,19 @@ export class EscalationBoard {
       fetchAll("/api/v1/assignments/?escalated=1&status=pending,cancelled&page_size=200"),
       api("/api/v1/notifications/?page_size=200"),
     ]);
-    for (const assignment of assignments.filter((a) => a.status === "pending" || rerouted(a))) {
+    for (const assignment of assignments.filter((a) => a.status === "pending" || takenBack(a))) {
       const entry = this.entry(assignment);
       assignment.escalation_steps.slice(0, assignment.escalation_level).forEach((step, index) => {
-        const due = new Date(new Date(assignment.created_at).getTime() + step.after_seconds * 1000);
-        entry.steps.set(index, { index, action: step.action, due_at: due.toISOString(), fired_at: null });
+        entry.steps.set(index, { index, action: step.action, fired_at: null });
       });
     }
+    // A fired step's time is its first notification's: every handler notifies someone.
     for (const notification of notifications.results) {
-      this.items.get(notification.assignment)?.notifications.set(notification.id, notification);
+      const entry = this.items.get(notification.assignment);
+      if (!entry) continue;
+      entry.notifications.set(notification.id, notification);
+      const step = entry.steps.get(notification.step);
+      if (step && (!step.fired_at || notification.created_at < step.fired_at)) step.fired_at = notification.created_at;
     }
   }
 
@@ -87,13 +69,13 @@ export class EscalationBoard {
     }
   }
 
-  countdown(assignment, labels) {
+  countdown(assignment) {
     const next = nextStep(assignment);
     if (!next) return null;
     return el(
       "div",
       { className: "next-step", dataset: { action: next.action } },
-      `${interpolate(gettext("Next: %(action)s in"), { action: labels[next.action] || next.action }, true)} `,
+      `${interpolate(gettext("Next: %(action)s in"), { action: label("action", next.action) }, true)} `,
       ticking(next.due_at, { until: true, className: "countdown" }),
     );
   }
@@ -102,7 +84,6 @@ export class EscalationBoard {
     const open = [...this.items.values()].filter((item) => this.needsAttention(item));
     byId("escalation-count").textContent = open.length ? String(open.length) : "";
     byId("no-escalations").hidden = open.length > 0;
-    const labels = ACTION_LABELS();
     byId("escalation-list").replaceChildren(
       ...open
         .sort((a, b) => a.assignment.created_at.localeCompare(b.assignment.created_at))
@@ -118,18 +99,18 @@ export class EscalationBoard {
             el("span", { className: "tag escalated" }, `${gettext("level")} ${assignment.escalation_level}`),
             el(
               "div",
-              { className: rerouted(assignment) ? "flag" : "meta" },
-              rerouted(assignment)
+              { className: takenBack(assignment) ? "flag" : "meta" },
+              takenBack(assignment)
                 ? gettext("Taken back: dispatch it to another agency")
                 : [`${gettext("waiting")} `, ticking(assignment.created_at, { format: "clock" })],
             ),
-            this.countdown(assignment, labels),
+            this.countdown(assignment),
             el(
               "ol",
               {},
               [...steps.values()]
                 .sort((a, b) => a.index - b.index)
-                .map((step) => el("li", { dataset: { action: step.action } }, `${labels[step.action] || step.action} · ${wib(step.fired_at || step.due_at)}`)),
+                .map((step) => el("li", { dataset: { action: step.action } }, `${label("action", step.action)} · ${wib(step.fired_at || step.due_at)}`)),
             ),
             el(
               "ul",
@@ -140,7 +121,7 @@ export class EscalationBoard {
                   el(
                     "li",
                     { className: `n-${n.status}`, dataset: { channel: n.channel, status: n.status } },
-                    `${n.channel.toUpperCase()} → ${n.recipient || "—"}: ${DELIVERY_LABELS()[n.status] || n.status}` +
+                    `${n.channel.toUpperCase()} → ${n.recipient || "—"}: ${label("delivery", n.status)}` +
                       (n.provider_id.startsWith("console-") ? ` (${gettext("simulated")})` : "") +
                       (n.error ? ` (${n.error})` : ""),
                   ),

@@ -1,6 +1,8 @@
 // DOM helpers. Everything a caller or operator typed goes in as text, never as HTML: hostile
 // input stays inert (no innerHTML anywhere in the consoles).
 
+import { label } from "./config.js";
+
 export function el(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
   for (const [name, value] of Object.entries(attributes)) {
@@ -41,35 +43,9 @@ export function age(iso) {
   return `${Math.floor(seconds / 3600)}h ${Math.floor((seconds % 3600) / 60)}m`;
 }
 
-export const STATUS_LABELS = () => ({
-  new: gettext("New"),
-  dispatched: gettext("Dispatched"),
-  in_progress: gettext("In progress"),
-  resolved: gettext("Resolved"),
-  closed: gettext("Closed"),
-  cancelled: gettext("Cancelled"),
-  pending: gettext("Awaiting acknowledgement"),
-  acknowledged: gettext("Acknowledged"),
-  en_route: gettext("En route"),
-  on_scene: gettext("On scene"),
-  completed: gettext("Completed"),
-  declined: gettext("Declined"),
-  ringing: gettext("Ringing"),
-  "in-progress": gettext("In call"),
-  received: gettext("SMS received"),
-  busy: gettext("Busy"),
-  failed: gettext("Failed"),
-  "no-answer": gettext("No answer"),
-  canceled: gettext("Hung up"),
-  queued: gettext("Queued"),
-});
-
-export function statusLabel(status) {
-  return STATUS_LABELS()[status] || status;
-}
-
-export function badge(status) {
-  return el("span", { className: `badge s-${status}` }, statusLabel(status));
+// A value's label from the server, kind as in config.js's label().
+export function badge(kind, status) {
+  return el("span", { className: `badge s-${status}` }, label(kind, status));
 }
 
 // Re-render at most once per frame however many events arrive.
@@ -193,17 +169,6 @@ const FIELD_NAMES = () => ({
   status: gettext("status"),
 });
 
-const CLASSIFICATION_NAMES = () => ({
-  normal: gettext("Normal"),
-  ghost: gettext("Ghost (silent)"),
-  prank: gettext("Prank"),
-  info: gettext("Information request"),
-});
-
-export function classificationName(value) {
-  return CLASSIFICATION_NAMES()[value] || value;
-}
-
 function describeCall(event, previous) {
   const call = event.data.call;
   const number = callerNumber(call);
@@ -216,7 +181,7 @@ function describeCall(event, previous) {
   if (call.classification && call.classification !== before.classification) {
     return say(gettext("Call from %(number)s classified as %(classification)s"), {
       number,
-      classification: classificationName(call.classification),
+      classification: label("classification", call.classification),
     });
   }
   if (before.missed && !call.missed) {
@@ -243,7 +208,7 @@ function describeCall(event, previous) {
     if (call.queue_state === "waiting") return say(gettext("Caller %(number)s is waiting for an operator"), { number });
     if (call.queue_state === "ended") return say(gettext("Call with %(number)s ended"), { number });
   }
-  return say(gettext("Call from %(number)s: %(status)s"), { number, status: statusLabel(call.status) });
+  return say(gettext("Call from %(number)s: %(status)s"), { number, status: label("call", call.status) });
 }
 
 function describeNotification(notification) {
@@ -276,7 +241,7 @@ export function describeEvent(event, previousCall) {
     }
     if (action === "created" && data.rerouted_from) return say(gettext("Rerouted to %(agency)s"), { agency });
     const sentence = ASSIGNMENT_SENTENCES()[action] || gettext("%(agency)s: %(status)s");
-    return say(sentence, { agency, status: statusLabel(data.assignment.status) }) + note;
+    return say(sentence, { agency, status: label("assignment", data.assignment.status) }) + note;
   }
   if (kind === "incident") {
     if (action === "dispatched") {
@@ -288,7 +253,7 @@ export function describeEvent(event, previousCall) {
       const fields = (data.changed || []).map((field) => names[field] || field).join(", ");
       return fields ? say(gettext("Details changed: %(fields)s"), { fields }) : gettext("Details changed");
     }
-    return (INCIDENT_SENTENCES()[action] || statusLabel(data.incident?.status || action)) + note;
+    return (INCIDENT_SENTENCES()[action] || label("incident", data.incident?.status || action)) + note;
   }
   return gettext("Update") + note;
 }
