@@ -16,7 +16,6 @@ from rest_framework.views import APIView
 
 from accounts.serializers import TokenRequestSerializer
 from accounts.signin import LockedOut, LoginThrottle, is_locked_out
-from accounts.sockets import TOKEN_CREDENTIAL, close_sockets
 from accounts.tokens import current_token, revoke_tokens
 from agencies.models import Agency, Area, Category, EscalationPolicy, RoutingRule, User
 from agencies.serializers import (
@@ -49,6 +48,7 @@ from dispatch.api.serializers import (
     TimelineEventSerializer,
 )
 from dispatch.models import Assignment, Incident, IncidentEvent, Notification
+from dispatch.ws_auth import TOKEN_CREDENTIAL, close_sockets
 
 # Codes in URLs (`/agencies/DPKP/`): anything but a slash, a dot or a NUL character.
 CODE_LOOKUP_REGEX = r"[^/.\x00]+"
