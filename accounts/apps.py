@@ -2,8 +2,8 @@ from django.apps import AppConfig
 
 
 class AccountsConfig(AppConfig):
-    """Signing in and staying signed in: lockout, second factor, API tokens, and closing the
-    dashboard sockets of credentials that stopped being valid (CONTRACT §7, §12)."""
+    """Signing in and staying signed in: lockout, second factor, API tokens, and the
+    `credentials_ended` signal when a user's credentials stop being valid (CONTRACT §5, §12)."""
 
     name = "accounts"
 

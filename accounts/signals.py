@@ -1,13 +1,16 @@
-"""Credentials that end take their tokens and sockets with them (CONTRACT §5, §7)."""
+"""Credentials that end take their tokens with them (CONTRACT §5), and say so: the dashboard
+sockets (dispatch, above this app) close on `credentials_ended` and on Django's own
+`user_logged_out`."""
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.signals import user_logged_out
-from django.db import transaction
 from django.db.models.signals import post_save
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
 
-from accounts.sockets import close_sockets, session_credential
 from accounts.tokens import revoke_tokens
+
+# Every credential of the user ended (password changed, or deactivated). Sent with `user_id`,
+# inside the saving transaction.
+credentials_ended = Signal()
 
 
 @receiver(post_save, sender=get_user_model())
@@ -18,13 +21,4 @@ def revoke_after_password_change_or_deactivation(sender, instance, created, raw=
     if raw or created or not (password_changed or not instance.is_active):
         return
     revoke_tokens(instance)
-    user_id = instance.pk
-    transaction.on_commit(lambda: close_sockets(user_id))
-
-
-@receiver(user_logged_out)
-def close_the_sessions_sockets(sender, request, user, **kwargs):
-    # Sent before the session is flushed: its key still names it.
-    session_key = getattr(getattr(request, "session", None), "session_key", None)
-    if user is not None and session_key:
-        close_sockets(user.pk, session_credential(session_key))
+    credentials_ended.send(sender=sender, user_id=instance.pk)

@@ -3,19 +3,19 @@ a caller — pick up, release, end, call back, settle a missed call — plus the
 Thin: `calls.answering` and `calls.intake` do the work."""
 
 from django.shortcuts import get_object_or_404
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from agencies.phones import to_e164_or_raw
 from calls import answering
+from calls.filters import CallFilter
 from calls.history import with_caller_history
 from calls.intake import classify
-from calls.models import CALL_STATUS_RANK, Call
+from calls.models import Call
 from calls.serializers import CallSerializer, ResolveMissedSerializer, SoftphoneTokenSerializer
-from dispatch.api.params import bool_param, filter_choices, text_param
 from dispatch.api.permissions import IsCommandCentre
 from telephony import softphone
 
@@ -32,20 +32,13 @@ class CallViewSet(
     serializer_class = CallSerializer
     permission_classes = [IsCommandCentre]
     http_method_names = ["get", "post", "patch", "head", "options"]
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = CallFilter
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # OpenAPI generation: no user to ask about
             return Call.objects.none()
-        queryset = with_caller_history(Call.objects.select_related("picked_up_by"))
-        queryset = filter_choices(queryset, self.request, "status", CALL_STATUSES)
-        queryset = filter_choices(queryset, self.request, "queue_state", Call.QueueState.values)
-        queryset = filter_choices(queryset, self.request, "direction", Call.Direction.values)
-        missed = bool_param(self.request, "missed")
-        if missed is not None:
-            queryset = queryset.filter(missed=missed)
-        if number := text_param(self.request, "from_number"):
-            queryset = queryset.filter(from_number=to_e164_or_raw(number))
-        return queryset
+        return with_caller_history(Call.objects.select_related("picked_up_by"))
 
     @extend_schema(responses=CallSerializer)
     def partial_update(self, request, *args, **kwargs):
@@ -102,9 +95,6 @@ class CallViewSet(
         serializer.is_valid(raise_exception=True)
         answering.resolve_missed(call.pk, request.user, serializer.validated_data["reason"])
         return self.fresh(call.pk)
-
-
-CALL_STATUSES = sorted(CALL_STATUS_RANK)
 
 
 class SoftphoneTokenView(GenericAPIView):

@@ -7,7 +7,10 @@ class DispatchConfig(AppConfig):
     name = "dispatch"
 
     def ready(self):
-        from dispatch import escalation
+        from dispatch import (
+            escalation,
+            signals,  # noqa: F401 (connects the receivers)
+        )
 
         escalation.check_actions()
         check_require_2fa()

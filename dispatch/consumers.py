@@ -17,10 +17,9 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.db.models import Max
 
-from accounts.sockets import user_group
 from dispatch.events import COMMAND_CENTRE_GROUP, agency_group
 from dispatch.models import IncidentEvent
-from dispatch.ws_auth import credential_of, still_signed_in
+from dispatch.ws_auth import credential_of, still_signed_in, user_group
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +140,6 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(message["event"])
 
     async def dashboard_revoke(self, message):
-        """A credential of this user ended (`accounts.sockets`): close if it is ours."""
+        """A credential of this user ended (`ws_auth.close_sockets`): close if it is ours."""
         if message["credential"] in (None, self.credential):
             await self.close(code=UNAUTHORIZED)

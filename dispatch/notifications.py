@@ -13,6 +13,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
+from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -29,6 +30,8 @@ MAX_ATTEMPTS = 5
 STALE_SENDING = timedelta(minutes=5)
 # A queued row the sweep (or the commit) has enqueued is not enqueued again before this.
 ENQUEUE_LEASE = timedelta(seconds=30)
+# A row to send now (`notification_id`); dispatch.signals gives it to a Celery worker.
+queued = Signal()
 
 Status = Notification.Status
 
@@ -81,10 +84,10 @@ def external(assignment, step, channel, body):
 
 
 def enqueue(notification_id):
-    from dispatch.tasks import send_notification  # noqa: PLC0415 (tasks import this module)
-
+    # A signal, not an import of dispatch.tasks: the tasks call this module (one way), and
+    # dispatch.signals hands the row to a worker.
     try:
-        send_notification.delay(notification_id)
+        queued.send(sender=Notification, notification_id=notification_id)
     except Exception:
         # The broker is down: the row stays queued and the sweep sends it when it can.
         logger.warning("could not enqueue notification %s", notification_id, exc_info=True)

@@ -1,7 +1,10 @@
 """WebSocket authentication: the browser's session cookie, or `Authorization: Token <key>` for
-integrations (CONTRACT §7), checked at connect and again on every heartbeat; and the Origin
-check that keeps other sites' pages off a signed-in browser's socket."""
+integrations (CONTRACT §7), checked at connect and again on every heartbeat; closing a user's
+sockets the moment a credential of theirs ends; and the Origin check that keeps other sites'
+pages off a signed-in browser's socket."""
 
+import hashlib
+import logging
 from importlib import import_module
 from urllib.parse import urlsplit
 
@@ -15,10 +18,36 @@ from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 from django.http.request import split_domain_port, validate_host
 
-from accounts.sockets import TOKEN_CREDENTIAL, session_credential
 from accounts.tokens import user_for_token
+from dispatch import events
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+TOKEN_CREDENTIAL = "token"
+
+
+def user_group(user_id):
+    """Every dashboard socket also joins its user's group; a `dashboard.revoke` message there
+    names the credential that ended (one session, the user's token, or all of them) and the
+    sockets that run on it close at once with 4401."""
+    return f"dashboard.user.{user_id}"
+
+
+def session_credential(session_key):
+    """Names a session without putting its key into Redis."""
+    return "session." + hashlib.sha256(session_key.encode()).hexdigest()[:32]
+
+
+def close_sockets(user_id, credential=None):
+    """Close the user's sockets that run on `credential` (None: every one). Never raises: the
+    credential is already invalid in the database, and the heartbeat re-checks it, so a
+    message lost with Redis still closes the socket within a beat."""
+    message = {"type": "dashboard.revoke", "credential": credential}
+    try:
+        events.sender.send([user_group(user_id)], message)
+    except Exception:
+        logger.warning("could not close the sockets of user %s now", user_id, exc_info=True)
 
 
 def header(scope, name):
@@ -60,7 +89,7 @@ def DashboardAuthStack(inner):  # noqa: N802 (named like Channels' own stacks)
 
 
 def credential_of(scope):
-    """What the socket runs on, as `accounts.sockets.close_sockets` names it."""
+    """What the socket runs on, as `close_sockets` names it."""
     if scope.get("auth_token") is not None:
         return TOKEN_CREDENTIAL
     session = scope.get("session")

@@ -1,8 +1,9 @@
 """REST API (CONTRACT §5). Views are thin: visibility comes from `dispatch.visibility`, state
 changes from `dispatch.incidents`; these only translate HTTP."""
 
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.authtoken.views import ObtainAuthToken
@@ -15,7 +16,6 @@ from rest_framework.views import APIView
 
 from accounts.serializers import TokenRequestSerializer
 from accounts.signin import LockedOut, LoginThrottle, is_locked_out
-from accounts.sockets import TOKEN_CREDENTIAL, close_sockets
 from accounts.tokens import current_token, revoke_tokens
 from agencies.models import Agency, Area, Category, EscalationPolicy, RoutingRule, User
 from agencies.serializers import (
@@ -29,7 +29,8 @@ from agencies.serializers import (
     UserSerializer,
 )
 from dispatch import events, incidents, visibility
-from dispatch.api.params import filter_choices, id_param, text_param
+from dispatch.api.filters import AreaFilter, AssignmentFilter, IncidentFilter, NotificationFilter
+from dispatch.api.params import id_param
 from dispatch.api.permissions import (
     CommandCentreWrites,
     IsAdmin,
@@ -47,6 +48,7 @@ from dispatch.api.serializers import (
     TimelineEventSerializer,
 )
 from dispatch.models import Assignment, Incident, IncidentEvent, Notification
+from dispatch.ws_auth import TOKEN_CREDENTIAL, close_sockets
 
 # Codes in URLs (`/agencies/DPKP/`): anything but a slash, a dot or a NUL character.
 CODE_LOOKUP_REGEX = r"[^/.\x00]+"
@@ -96,15 +98,9 @@ class AreaViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = AreaSerializer
     lookup_field = "code"
     lookup_value_regex = r"[0-9.]+"
-
-    def get_queryset(self):
-        queryset = Area.objects.select_related("parent")
-        queryset = filter_choices(queryset, self.request, "kind", Area.Kind.values)
-        if parent := text_param(self.request, "parent"):
-            queryset = queryset.filter(parent__code=parent)
-        if text := text_param(self.request, "q"):
-            queryset = queryset.filter(Q(name__icontains=text) | Q(aliases__icontains=text))
-        return queryset
+    queryset = Area.objects.select_related("parent")
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = AreaFilter
 
 
 class CategoryViewSet(viewsets.ModelViewSet):
@@ -190,15 +186,13 @@ class IncidentViewSet(
 ):
     permission_classes = [CommandCentreWrites]
     http_method_names = ["get", "post", "patch", "head", "options"]
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = IncidentFilter
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # OpenAPI generation: no user to ask about
             return Incident.objects.none()
-        queryset = incident_queryset(self.request.user)
-        queryset = filter_choices(queryset, self.request, "status", Incident.Status.values)
-        if self.request.query_params.get("open") in ("1", "true"):
-            queryset = queryset.filter(status__in=Incident.OPEN_STATUSES)
-        return queryset
+        return incident_queryset(self.request.user)
 
     def get_serializer_class(self):
         if self.action in ("create", "partial_update", "update"):
@@ -254,7 +248,7 @@ class IncidentViewSet(
             setattr(incident, name, value)  # an unsaved what-if; never saved
         return Response(incidents.preview_routing(incident))
 
-    @extend_schema(responses=TimelineEventSerializer(many=True))
+    @extend_schema(responses=TimelineEventSerializer(many=True), filters=False)
     @action(detail=True, methods=["get"])
     def events(self, request, pk=None):
         incident = self.get_object()
@@ -265,23 +259,15 @@ class IncidentViewSet(
 
 class AssignmentViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = AssignmentSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = AssignmentFilter
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # OpenAPI generation: no user to ask about
             return Assignment.objects.none()
-        queryset = visibility.assignments_for(self.request.user).select_related(
+        return visibility.assignments_for(self.request.user).select_related(
             "agency", "acknowledged_by", "incident"
         )
-        queryset = filter_choices(queryset, self.request, "status", Assignment.Status.values)
-        if agency := text_param(self.request, "agency"):
-            queryset = queryset.filter(agency__code=agency)
-        if incident := id_param(self.request, "incident"):
-            # On the pk itself, not the FK column: an id beyond the integer range matches
-            # nothing instead of overflowing SQLite.
-            queryset = queryset.filter(incident__pk=incident)
-        if self.request.query_params.get("escalated") in ("1", "true"):
-            queryset = queryset.filter(escalation_level__gt=0)
-        return queryset
 
     def assignment_for_staff(self):
         assignment = self.get_object()
@@ -313,6 +299,8 @@ class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
     """What escalation steps sent to whom, and whether it was delivered."""
 
     serializer_class = NotificationSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = NotificationFilter
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # OpenAPI generation: no user to ask about
@@ -321,9 +309,6 @@ class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
         queryset = Notification.objects.filter(assignment__in=assignments).select_related(
             "assignment__agency"
         )
-        queryset = filter_choices(queryset, self.request, "status", Notification.Status.values)
-        if assignment := id_param(self.request, "assignment"):
-            queryset = queryset.filter(assignment__pk=assignment)  # see AssignmentViewSet
         return queryset.order_by("-id")
 
 

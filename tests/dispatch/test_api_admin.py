@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from agencies.models import Agency, Category, EscalationPolicy, RoutingRule, User
 from dispatch import routing
+from dispatch.models import Incident
 from tests.conftest import api_as, make_user
 from tests.dispatch.helpers import (
     API,
@@ -461,6 +462,26 @@ def test_openapi_schema_describes_the_api(cilegon):
     for path in ("incidents/{id}/", "assignments/{id}/"):
         [parameter] = schema["paths"][f"/api/v1/{path}"]["get"]["parameters"]
         assert parameter["schema"]["type"] == "integer"
+
+
+def list_parameters(schema, path):
+    return {p["name"]: p for p in schema["paths"][f"/api/v1/{path}"]["get"]["parameters"]}
+
+
+def test_openapi_schema_documents_the_list_filters(cilegon):
+    schema = json.loads(APIClient().get("/api/schema/?format=json").content)
+    calls = list_parameters(schema, "calls/")
+    assert {"status", "queue_state", "direction", "missed", "from_number"} <= calls.keys()
+    assert calls["status"]["schema"]["type"] == "array"  # `?status=a,b`
+    assert calls["status"]["explode"] is False
+    assert "ringing" in calls["status"]["schema"]["items"]["enum"]
+    assert calls["missed"]["schema"]["type"] == "boolean"
+    incidents = list_parameters(schema, "incidents/")
+    assert {"status", "open"} <= incidents.keys()
+    assert set(incidents["status"]["schema"]["items"]["enum"]) == set(Incident.Status.values)
+    assignments = list_parameters(schema, "assignments/")
+    assert assignments["incident"]["schema"]["type"] == "integer"
+    assert {"status", "agency", "escalated"} <= assignments.keys()
 
 
 def test_swagger_ui_is_served(cilegon):
