@@ -11,6 +11,7 @@ import threading
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import connection, transaction
+from rest_framework import serializers
 
 from dispatch import visibility
 from dispatch.models import PROVISIONAL_SEQ_OFFSET, IncidentEvent
@@ -44,16 +45,45 @@ def envelope_type(event_type):
     return event_type.split(".", 1)[0] + ".updated"
 
 
+class EventEnvelopeSerializer(serializers.Serializer):
+    """The one shape of an event, wherever it goes: the WebSocket, the replay
+    (`GET /api/v1/events/`) and an incident's timeline (`GET /api/v1/incidents/{id}/events/`).
+    Only `type` differs, as the contract says: the envelope type on the socket and the replay
+    (§7), the timeline type on the timeline (§5). `event` is the timeline type everywhere."""
+
+    # One class, so the OpenAPI schema documents the envelope once; the timeline endpoint
+    # serializes with {"timeline": True} in the context.
+    type = serializers.SerializerMethodField(
+        help_text="The envelope type (call.created, call.updated, incident.created, "
+        "incident.updated, assignment.created, assignment.updated, escalation.triggered); "
+        "on incidents/{id}/events/ the timeline type, as in `event`."
+    )
+    seq = serializers.IntegerField(read_only=True)
+    event = serializers.CharField(
+        source="type", read_only=True, help_text="The timeline type, e.g. assignment.acknowledged."
+    )
+    at = serializers.DateTimeField(read_only=True)
+    actor = serializers.CharField(
+        source="actor.username",
+        read_only=True,
+        allow_null=True,
+        help_text="Who did it; null: the system.",
+    )
+    incident = serializers.IntegerField(
+        source="incident_id", read_only=True, allow_null=True, help_text="The incident it is about."
+    )
+    data = serializers.DictField(
+        read_only=True, help_text="The objects concerned, in the API's shapes (dispatch.payloads)."
+    )
+
+    def get_type(self, event) -> str:
+        if self.context.get("timeline"):
+            return event.type
+        return envelope_type(event.type)
+
+
 def envelope(event):
-    return {
-        "type": envelope_type(event.type),
-        "seq": event.seq,
-        "event": event.type,
-        "at": event.at.isoformat(),
-        "actor": event.actor.username if event.actor_id else None,
-        "incident": event.incident_id,
-        "data": event.data,
-    }
+    return dict(EventEnvelopeSerializer(event).data)
 
 
 def record(event_type, *, data, incident=None, agency=None, actor=None):

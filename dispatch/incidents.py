@@ -12,8 +12,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from dispatch import events, references, routing
-from dispatch.api.serializers import AssignmentSerializer, IncidentSummarySerializer
 from dispatch.models import Assignment, Incident
+from dispatch.payloads import AssignmentSerializer, IncidentSummarySerializer
 
 Status = Incident.Status
 AStatus = Assignment.Status

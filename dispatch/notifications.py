@@ -19,8 +19,8 @@ from django.utils.translation import gettext
 
 import telephony
 from dispatch import events
-from dispatch.api.serializers import NotificationSerializer
 from dispatch.models import Notification
+from dispatch.payloads import NotificationSerializer
 
 logger = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from agencies.serializers import (
     RoutingRuleSerializer,
     UserSerializer,
 )
-from dispatch import events, incidents, visibility
+from dispatch import incidents, visibility
 from dispatch.api.filters import AreaFilter, AssignmentFilter, IncidentFilter, NotificationFilter
 from dispatch.api.params import id_param
 from dispatch.api.permissions import (
@@ -39,15 +39,14 @@ from dispatch.api.permissions import (
     ReadAllWriteAdmin,
 )
 from dispatch.api.serializers import (
-    AssignmentSerializer,
     AssignmentStatusSerializer,
     DispatchSerializer,
     IncidentSerializer,
     IncidentWriteSerializer,
-    NotificationSerializer,
-    TimelineEventSerializer,
 )
+from dispatch.events import EventEnvelopeSerializer
 from dispatch.models import Assignment, Incident, IncidentEvent, Notification
+from dispatch.payloads import AssignmentSerializer, NotificationSerializer
 from dispatch.ws_auth import TOKEN_CREDENTIAL, close_sockets
 
 # Codes in URLs (`/agencies/DPKP/`): anything but a slash, a dot or a NUL character.
@@ -248,13 +247,15 @@ class IncidentViewSet(
             setattr(incident, name, value)  # an unsaved what-if; never saved
         return Response(incidents.preview_routing(incident))
 
-    @extend_schema(responses=TimelineEventSerializer(many=True), filters=False)
+    @extend_schema(responses=EventEnvelopeSerializer(many=True), filters=False)
     @action(detail=True, methods=["get"])
     def events(self, request, pk=None):
+        """The incident's timeline in the event envelope, `type` being the timeline type (§5)."""
         incident = self.get_object()
         timeline = visibility.events_for(request.user, incident.events.select_related("actor"))
         page = self.paginate_queryset(timeline.order_by("seq"))
-        return self.get_paginated_response(TimelineEventSerializer(page, many=True).data)
+        items = EventEnvelopeSerializer(page, many=True, context={"timeline": True})
+        return self.get_paginated_response(items.data)
 
 
 class AssignmentViewSet(viewsets.ReadOnlyModelViewSet):
@@ -312,15 +313,6 @@ class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
         return queryset.order_by("-id")
 
 
-class EventEnvelopeSerializer(serializers.Serializer):
-    type = serializers.CharField()
-    seq = serializers.IntegerField()
-    event = serializers.CharField()
-    at = serializers.DateTimeField()
-    actor = serializers.CharField(allow_null=True)
-    data = serializers.DictField()
-
-
 MAX_SEQ = 2**63 - 1  # a bigint; an `after` beyond it asks for nothing
 
 
@@ -341,4 +333,4 @@ class EventReplayView(GenericAPIView):
             request.user, IncidentEvent.objects.filter(seq__gt=min(int(after), MAX_SEQ))
         ).select_related("actor")
         page = self.paginate_queryset(timeline.order_by("seq"))
-        return self.get_paginated_response([events.envelope(event) for event in page])
+        return self.get_paginated_response(EventEnvelopeSerializer(page, many=True).data)

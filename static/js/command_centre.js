@@ -1065,7 +1065,7 @@ function onEvent(envelope) {
   if (data.call) {
     const known = state.calls.has(data.call.id);
     upsert(state.calls, data.call);
-    if (envelope.type === "call.created" && !known && data.call.channel === "sms") {
+    if (envelope.event === "call.created" && !known && data.call.channel === "sms") {
       if (data.call.incident !== state.selectedId) state.unseenSms.add(data.call.id);
       alarm.once();
     }

@@ -108,9 +108,10 @@ export function startTicker(onTick = () => {}) {
 }
 
 // One timeline entry, worded for people: a sentence, with the event's code kept in data-event
-// (and the title) for tests and for whoever debugs.
+// (and the title) for tests and for whoever debugs. Every event, live, replayed or fetched with
+// the timeline, has the same envelope; its `event` is the timeline type.
 export function timelineItem(event, previousCall) {
-  const code = event.event || event.type;
+  const code = event.event;
   return el(
     "li",
     { dataset: { seq: event.seq, event: code }, title: code },
@@ -173,10 +174,10 @@ function describeCall(event, previous) {
   const call = event.data.call;
   const number = callerNumber(call);
   const before = previous || {};
-  if (event.type === "call.created" || !previous) {
+  if (event.event === "call.created" || !previous) {
     if (call.channel === "sms") return say(gettext("SMS from %(number)s"), { number });
     if (call.direction === "outbound") return say(gettext("Calling %(number)s back"), { number });
-    if (event.type === "call.created") return say(gettext("Call from %(number)s"), { number });
+    if (event.event === "call.created") return say(gettext("Call from %(number)s"), { number });
   }
   if (call.classification && call.classification !== before.classification) {
     return say(gettext("Call from %(number)s classified as %(classification)s"), {
@@ -225,7 +226,7 @@ function describeNotification(notification) {
 
 export function describeEvent(event, previousCall) {
   const data = event.data || {};
-  const code = event.event || event.type || "";
+  const code = event.event;
   const [kind, action] = code.split(".");
   const note = data.note ? ` — ${data.note}` : "";
   if (kind === "escalation") {

@@ -484,6 +484,34 @@ def test_openapi_schema_documents_the_list_filters(cilegon):
     assert {"status", "agency", "escalated"} <= assignments.keys()
 
 
+ENVELOPE_FIELDS = {"type", "seq", "event", "at", "actor", "incident", "data"}
+
+
+def test_openapi_schema_documents_the_event_envelope_once(cilegon):
+    """The socket, the replay and the timeline share one envelope, and the schema says so."""
+    schema = json.loads(APIClient().get("/api/schema/?format=json").content)
+    components = schema["components"]["schemas"]
+    envelope = components["EventEnvelope"]
+    assert set(envelope["properties"]) == ENVELOPE_FIELDS
+    assert set(envelope["required"]) == ENVELOPE_FIELDS
+    assert envelope["properties"]["incident"] == {
+        "type": "integer",
+        "readOnly": True,
+        "nullable": True,
+        "description": "The incident it is about.",
+    }
+    assert envelope["properties"]["actor"]["nullable"] is True
+    assert envelope["properties"]["data"]["type"] == "object"
+    assert [name for name in components if "Event" in name or "Timeline" in name] == [
+        "EventEnvelope",
+        "PaginatedEventEnvelopeList",
+    ]
+    for path in ("/api/v1/events/", "/api/v1/incidents/{id}/events/"):
+        response = schema["paths"][path]["get"]["responses"]["200"]
+        reference = response["content"]["application/json"]["schema"]["$ref"]
+        assert reference == "#/components/schemas/PaginatedEventEnvelopeList", path
+
+
 def test_swagger_ui_is_served(cilegon):
     response = Client().get("/api/docs/")
     assert response.status_code == 200

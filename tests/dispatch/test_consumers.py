@@ -8,7 +8,9 @@ order, that a socket hears exactly what the replay endpoint returns for the same
 events missed while disconnected come back from the replay, and the heartbeat."""
 
 import asyncio
+import json
 import uuid
+from decimal import Decimal
 
 import channels.consumer
 import pytest
@@ -421,6 +423,63 @@ async def test_each_socket_hears_exactly_what_the_replay_returns_for_its_user(
     assert counts["op"] == counts["sup"] == every
     assert every > counts["psc_staff"] > counts["dpkp_staff"] > 0  # PSC119 has two incidents
     assert counts["bpbd_staff"] == 0
+
+
+@database_sync_to_async
+def get_raw(user, path, params):
+    """The items of a GET, parsed from the bytes the server sent."""
+    response = api_as(user).get(path, {**params, "page_size": 500})
+    assert response.status_code == 200, response.content
+    body = json.loads(response.content)
+    assert body["next"] is None, "the scenario outgrew one page"
+    return body["results"]
+
+
+def canonical(envelope):
+    return json.dumps(envelope, sort_keys=True, ensure_ascii=False)
+
+
+@database_sync_to_async
+def located_call_to_acknowledgement(operator, dpkp_staff, psc_staff):
+    """The scenario, with an edit that puts decimals and non-ASCII text into the payloads."""
+    call = incoming_call()
+    incidents.update_incident(
+        call.incident_id,
+        actor=operator,
+        description="Kebakaran gudang — 2 lantai",
+        latitude=Decimal("-6.017500"),
+        longitude=Decimal("106.054321"),
+    )
+    dispatch_and_acknowledge(call.incident_id, operator, dpkp_staff, psc_staff)
+    return call.incident_id
+
+
+async def test_a_replayed_event_is_the_live_one_byte_for_byte(
+    sockets, operator, dpkp_staff, psc_staff
+):
+    """One envelope: what the socket sent is, for every seq, exactly what
+    `GET /api/v1/events/?after=` returns (key order aside), and the incident's timeline carries
+    the same envelope, its `type` being the timeline type (CONTRACT §5)."""
+    communicator, hello = await connect_as(sockets, operator)
+
+    incident_id = await located_call_to_acknowledgement(operator, dpkp_staff, psc_staff)
+
+    replayed = await get_raw(operator, "/api/v1/events/", {"after": hello["seq"]})
+    live = [json.loads(await communicator.receive_from(timeout=ARRIVES_WITHIN)) for _ in replayed]
+    assert await communicator.receive_nothing(timeout=SILENCE)
+    assert [canonical(envelope) for envelope in live] == [canonical(e) for e in replayed]
+    assert {e["event"] for e in live} >= {
+        "incident.updated",
+        "call.created",
+        "assignment.acknowledged",
+    }
+    assert any(e["actor"] == "op" for e in live) and any(e["actor"] is None for e in live)
+
+    timeline = await get_raw(operator, f"/api/v1/incidents/{incident_id}/events/", {})
+    assert [item["seq"] for item in timeline] == [e["seq"] for e in live]
+    for item, envelope in zip(timeline, live, strict=True):
+        assert item["type"] == envelope["event"]
+        assert canonical({**item, "type": envelope["type"]}) == canonical(envelope)
 
 
 async def test_replay_also_shows_an_incidents_history_from_before_the_agency_held_it(
