@@ -407,10 +407,20 @@ function incidentCard(incident) {
       "div",
       { className: "card-top" },
       el("strong", { className: "ref", title: incident.reference }, incident.reference),
-      incident.priority ? el("span", { className: `prio p${incident.priority}` }, `P${incident.priority}`) : null,
     ),
     incident.unroutable ? el("span", { className: "tag warn" }, gettext("unroutable")) : null,
-    el("div", { className: "meta" }, categoryName(incident.category), " · ", areaName(incident.area) || "—", " · ", ticking(incident.created_at)),
+    // The priority leads the second line: the whole reference keeps the first at 1366 px.
+    el(
+      "div",
+      { className: "meta" },
+      incident.priority ? el("span", { className: `prio p${incident.priority}` }, `P${incident.priority}`) : null,
+      incident.priority ? " · " : null,
+      categoryName(incident.category),
+      " · ",
+      areaName(incident.area) || "—",
+      " · ",
+      ticking(incident.created_at),
+    ),
     assignments.length
       ? el("div", { className: "agencies" }, assignments.map((a) => el("span", { className: `chip s-${a.status}` }, `${a.agency} ${label("assignment", a.status)}`)))
       : null,
