@@ -293,6 +293,28 @@ TWILIO_API_KEY_SECRET = env("TWILIO_API_KEY_SECRET", default="")
 TWILIO_TWIML_APP_SID = env("TWILIO_TWIML_APP_SID", default="")
 SOFTPHONE_TOKEN_SECONDS = 3600  # the contract's maximum; the console refreshes it before expiry
 PHONE_REGION = "ID"
+# Indonesian SMS gateway (CONTRACT §10): Twilio cannot receive SMS on Indonesian numbers, so a
+# local gateway posts texts to /calls/sms-gateway/ signed with this key. Empty: refused.
+SMS_GATEWAY_SECRET = env("SMS_GATEWAY_SECRET", default="")
+# Where the platform posts outbound texts when TELEPHONY_SMS_BACKEND is `gateway`.
+SMS_GATEWAY_URL = env("SMS_GATEWAY_URL", default="")
+SMS_GATEWAY_TIMEOUT = env.float("SMS_GATEWAY_TIMEOUT", default=10.0)
+# Texts may go another way than calls (the local gateway while Twilio does voice). Empty: the
+# voice backend's choice, resolved when sending (telephony.sms_gateway), not here.
+TELEPHONY_SMS_BACKEND = env("TELEPHONY_SMS_BACKEND", default="")
+if TELEPHONY_SMS_BACKEND not in ("", "twilio", "gateway", "console"):
+    raise ImproperlyConfigured(
+        f"TELEPHONY_SMS_BACKEND is {TELEPHONY_SMS_BACKEND!r}: set it to 'twilio', 'gateway' or "
+        "'console' (or leave it empty to send texts like TELEPHONY_BACKEND)."
+    )
+if TELEPHONY_SMS_BACKEND == "gateway" and not (SMS_GATEWAY_URL and SMS_GATEWAY_SECRET):
+    raise ImproperlyConfigured(
+        "TELEPHONY_SMS_BACKEND=gateway needs SMS_GATEWAY_URL and SMS_GATEWAY_SECRET: set both."
+    )
+if TELEPHONY_SMS_BACKEND == "twilio" and not (TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN):
+    raise ImproperlyConfigured(
+        "TELEPHONY_SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN: set both."
+    )
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # the console's fetch() reads it to send X-CSRFToken

@@ -110,9 +110,9 @@ def voice_url(notification):
 
 
 def send(notification):
-    gateway = telephony.gateway()
     if notification.channel == Notification.Channel.SMS:
-        return gateway.send_sms(notification.recipient, notification.body)
+        return telephony.sms_gateway().send_sms(notification.recipient, notification.body)
+    gateway = telephony.gateway()
     if gateway.name == "twilio" and not settings.PUBLIC_BASE_URL:
         raise telephony.PermanentSendError("PUBLIC_BASE_URL is required to place calls")
     return gateway.place_call(notification.recipient, voice_url(notification))

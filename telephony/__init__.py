@@ -2,12 +2,17 @@
 places a call or hands a queued caller to an operator (CONTRACT §2, §9; TELEPHONY_BACKEND).
 `console` logs and sends nothing — the default without Twilio credentials — and its operator
 bridges connect at once; `twilio` uses the SDK's Client. Tests give the Twilio backend a fake
-`http_client`."""
+`http_client`. Texts may take another way (TELEPHONY_SMS_BACKEND, `sms_gateway()`): `gateway`
+posts them to a local Indonesian SMS gateway (SmsGatewayBackend)."""
 
+import hashlib
+import hmac
+import json
 import logging
 import threading
 import uuid
 
+import requests
 from django.conf import settings
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
@@ -158,8 +163,78 @@ class translated_errors:  # noqa: N801 (used as a context manager)
 TWILIO_HTTP_CLIENT = None
 
 
+def gateway_signature(secret, raw_body):
+    """`X-Signature` of the SMS gateway, both ways (CONTRACT §10): `sha256=` and the hex
+    HMAC-SHA256 of the exact bytes sent, keyed with SMS_GATEWAY_SECRET."""
+    digest = hmac.new(secret.encode("utf-8"), raw_body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+class SmsGatewayBackend:
+    """Texts through the local SMS gateway: POST `{"to", "text"}` as JSON to SMS_GATEWAY_URL,
+    signed like the texts it posts to us, so the gateway can refuse anyone else. Sends texts
+    only; calls stay with the voice backend."""
+
+    name = "gateway"
+    PROVIDER_ID_MAX_LENGTH = 64  # Notification.provider_id
+
+    def __init__(self):
+        if not (settings.SMS_GATEWAY_URL and settings.SMS_GATEWAY_SECRET):
+            raise PermanentSendError("SMS_GATEWAY_URL and SMS_GATEWAY_SECRET are required")
+        self.url = settings.SMS_GATEWAY_URL
+        self.secret = settings.SMS_GATEWAY_SECRET
+
+    def send_sms(self, to, body):
+        raw = json.dumps({"to": to, "text": body}, ensure_ascii=False).encode("utf-8")
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "X-Signature": gateway_signature(self.secret, raw),
+        }
+        try:
+            # No redirects: one would turn the POST into a GET, or carry the text elsewhere.
+            response = requests.post(
+                self.url,
+                data=raw,
+                headers=headers,
+                timeout=settings.SMS_GATEWAY_TIMEOUT,
+                allow_redirects=False,
+            )
+        except (requests.ConnectionError, requests.Timeout) as error:
+            raise TransientSendError(f"SMS gateway unreachable: {error}") from error
+        except requests.RequestException as error:  # a malformed URL: configuration
+            raise PermanentSendError(f"SMS gateway: {error}") from error
+        return self.provider_id(response)
+
+    def provider_id(self, response):
+        status = response.status_code
+        if status == 429 or status >= 500:
+            raise TransientSendError(f"SMS gateway {status}")
+        if not 200 <= status < 300:
+            raise PermanentSendError(f"SMS gateway {status}")
+        # The gateway's own message id when it gives one, else ours: the row still says sent.
+        try:
+            given = response.json().get("id")
+        except (ValueError, AttributeError):
+            given = None
+        if isinstance(given, (str, int)) and not isinstance(given, bool) and str(given):
+            return str(given)[: self.PROVIDER_ID_MAX_LENGTH]
+        return f"gateway-{uuid.uuid4().hex[:16]}"
+
+
 def gateway():
+    """The voice backend (TELEPHONY_BACKEND): calls, bridges, and texts unless told otherwise."""
     if settings.TELEPHONY_BACKEND == "twilio":
+        return TwilioGateway(http_client=TWILIO_HTTP_CLIENT)
+    return ConsoleGateway()
+
+
+def sms_gateway():
+    """The backend that sends texts: TELEPHONY_SMS_BACKEND, or the voice backend when unset.
+    Resolved here rather than in settings, so a change of TELEPHONY_BACKEND carries over."""
+    backend = settings.TELEPHONY_SMS_BACKEND or settings.TELEPHONY_BACKEND
+    if backend == "gateway":
+        return SmsGatewayBackend()
+    if backend == "twilio":
         return TwilioGateway(http_client=TWILIO_HTTP_CLIENT)
     return ConsoleGateway()
 

@@ -32,6 +32,7 @@ CONTRACT_VARIABLES = {
     "TWILIO_API_KEY_SECRET",
     "TWILIO_TWIML_APP_SID",
     "METRICS_TOKEN",
+    "SMS_GATEWAY_SECRET",
 }
 
 
@@ -195,6 +196,9 @@ TWILIO_CREDENTIALS = {"TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN"
         (TWILIO_CREDENTIALS, "needs PUBLIC_BASE_URL"),
         ({"REQUIRE_2FA": "admin,superviser"}, "REQUIRE_2FA names unknown roles: superviser"),
         ({"LOG_FORMAT": "xml"}, "LOG_FORMAT must be 'plain' or 'json'"),
+        ({"TELEPHONY_SMS_BACKEND": "modem"}, "TELEPHONY_SMS_BACKEND is 'modem': set it to"),
+        ({"TELEPHONY_SMS_BACKEND": "gateway"}, "needs SMS_GATEWAY_URL and SMS_GATEWAY_SECRET"),
+        ({"TELEPHONY_SMS_BACKEND": "twilio"}, "needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN"),
     ],
 )
 def test_a_bad_setting_stops_the_start_saying_what_to_set(overrides, message):
@@ -214,6 +218,12 @@ def test_a_bad_setting_stops_the_start_saying_what_to_set(overrides, message):
         # A developer's machine may try Twilio through a tunnel it sets up later.
         {"TELEPHONY_BACKEND": "twilio", "DJANGO_DEBUG": "1"} | TWILIO_CREDENTIALS,
         {"REQUIRE_2FA": "Admin, supervisor"},
+        # Texts through the local gateway while Twilio does voice.
+        {
+            "TELEPHONY_SMS_BACKEND": "gateway",
+            "SMS_GATEWAY_URL": "http://127.0.0.1:9090/send",
+            "SMS_GATEWAY_SECRET": "s3cret",
+        },
     ],
 )
 def test_good_settings_start(overrides):
