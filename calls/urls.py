@@ -19,6 +19,7 @@ urlpatterns = [
     ),
     path("twilio/callback/<int:call_id>/done/", views.callback_done, name="callback-done"),
     path("twilio/sms/", views.sms, name="sms"),
+    path("sms-gateway/", views.sms_gateway, name="sms-gateway"),
     path("twilio/duty/<int:notification_id>/", views.duty_call, name="duty-call"),
     path("twilio/duty/<int:notification_id>/answer/", views.duty_answer, name="duty-answer"),
 ]

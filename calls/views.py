@@ -1,17 +1,17 @@
 """Twilio webhooks (CONTRACT §4, §9). Thin: check the signature, make the parameters storable
 (`twilio_params`), hand them to `intake` (records) or `answering` (the caller's way to an
-operator), answer TwiML."""
+operator), answer TwiML. Also the Indonesian SMS gateway's JSON webhook (§10, `gateway`)."""
 
 import contextlib
 import logging
 from functools import wraps
 
-from django.http import HttpResponse, HttpResponseForbidden
+from django.http import HttpResponse, HttpResponseForbidden, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from calls import answering, duty, intake, twilio_params, twiml
+from calls import answering, duty, gateway, intake, twilio_params, twiml
 from calls.metrics import WEBHOOK_SECONDS
 from calls.models import Call
 from calls.signatures import is_signed_by_twilio
@@ -170,6 +170,25 @@ def sms(request):
         return HttpResponse("MessageSid is required", status=400)
     call, _created = intake.receive_sms(request.twilio)
     return twiml_response(twiml.sms_received(call.incident.reference))
+
+
+@csrf_exempt
+@require_POST
+@WEBHOOK_SECONDS.labels(endpoint="sms_gateway").time()
+def sms_gateway(request):
+    """A text from the Indonesian SMS gateway, handled like a Twilio SMS. The signature is
+    checked before the body is read as anything: a forger learns nothing from a 400."""
+    if not gateway.is_signed(request):
+        logger.warning("refused unsigned SMS-gateway request")
+        return JsonResponse({"detail": "invalid signature"}, status=403)
+    params, errors = gateway.parse(request.body)
+    if errors:
+        return JsonResponse(errors, status=400)
+    call, _created = intake.receive_sms(params)
+    # A repeated id finds the same call, so the same answer; a text the intake does not keep
+    # as a call of its own (an AML location, §10) answers success without a reference.
+    incident = call.incident if call is not None and call.incident_id else None
+    return JsonResponse({"ok": True, "incident": incident.reference if incident else None})
 
 
 @twilio_webhook
