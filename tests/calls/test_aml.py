@@ -434,3 +434,28 @@ def test_an_operator_who_moves_an_aml_position_owns_it_from_then_on(client, oper
 
     incident.refresh_from_db()
     assert (incident.latitude, incident.aml_latitude) == (Decimal("-6.2"), Decimal("-6.05"))
+
+
+# --- the migration -------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_marks_existing_coordinates_as_the_operators():
+    """Until now only operators set coordinates: migrated, they stay theirs (and are never
+    replaced by a handset's)."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before = [("dispatch", "0004_event_seq_at_commit"), ("calls", "0002_answering")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old_incident = executor.loader.project_state(before).apps.get_model("dispatch", "Incident")
+    placed = old_incident.objects.create(reference="CLG-1", latitude=Decimal("-6.01"))
+    unplaced = old_incident.objects.create(reference="CLG-2")
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+    assert Incident.objects.get(pk=placed.pk).location_source == "operator"
+    assert Incident.objects.get(pk=placed.pk).latitude == Decimal("-6.01")
+    assert Incident.objects.get(pk=unplaced.pk).location_source == ""
