@@ -5,16 +5,19 @@ callbacks that come late, twice or out of order.
 """
 
 import logging
+from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from agencies.phones import to_e164_or_raw
-from calls.models import CALL_STATUS_RANK, FINAL_CALL_STATUSES, Call
+from calls import aml
+from calls.models import CALL_STATUS_RANK, FINAL_CALL_STATUSES, Call, HandsetLocation
 from calls.serializers import CallSerializer
 from calls.twilio_params import parse_timestamp
 from dispatch import events
-from dispatch.incidents import change_status, locked_incident, open_incident
+from dispatch.incidents import change_status, locked_incident, open_incident, set_handset_location
 from dispatch.models import Incident
 
 logger = logging.getLogger(__name__)
@@ -55,8 +58,9 @@ def receive_call(params, channel=Call.Channel.VOICE):
         },
     )
     if call.incident_id is None:
-        open_incident(caller_phone=from_number, call=call)
+        incident = open_incident(caller_phone=from_number, call=call)
         record_call_event("call.created", call)
+        apply_pending_locations(incident, from_number)
         logger.info("112 %s call received", channel, extra=log_context(call))
     return call, created
 
@@ -64,9 +68,15 @@ def receive_call(params, channel=Call.Channel.VOICE):
 @transaction.atomic
 def receive_sms(params):
     """Record an SMS to 112 as a call on the SMS channel with its own incident; the text is
-    the incident's first description. Idempotent on the MessageSid."""
+    the incident's first description. Idempotent on the MessageSid.
+
+    An Advanced Mobile Location text is no message (CONTRACT §10): it only places the caller
+    (`receive_aml`) and the answer is `(None, created)`; answer it with success all the same."""
     from_number = to_e164_or_raw(params.get("From", ""))
-    body = params.get("Body", "")[:1600]
+    body = params.get("Body", "")
+    if aml.is_aml(body):
+        return None, receive_aml(params["MessageSid"], from_number, body)
+    body = body[:1600]
     call, created = Call.objects.select_for_update().get_or_create(
         sid=params["MessageSid"],
         defaults={
@@ -79,10 +89,93 @@ def receive_sms(params):
         },
     )
     if call.incident_id is None:
-        open_incident(caller_phone=from_number, description=body, call=call)
+        incident = open_incident(caller_phone=from_number, description=body, call=call)
         record_call_event("call.created", call)
+        apply_pending_locations(incident, from_number)
         logger.info("112 SMS received", extra=log_context(call))
     return call, created
+
+
+# The handset sends its AML seconds after the call starts; an incident of the last hour from
+# the same number is that call's. An AML with no incident yet waits this long for its call.
+AML_INCIDENT_WINDOW = timedelta(hours=1)
+PENDING_LOCATION_WINDOW = timedelta(minutes=10)
+
+
+def receive_aml(sid, from_number, body):
+    """Place the number's newest open incident of the last hour where its handset says, or
+    keep the position for the call that follows. A malformed AML is dropped (logged, nothing
+    stored: it comes from anybody who can text). Returns whether this sid was new."""
+    try:
+        report = aml.parse(body)
+    except aml.MalformedAML as error:
+        logger.warning("Malformed AML text dropped: %s", error, extra={"call_sid": sid})
+        return False
+    if not report.has_position:
+        logger.info("AML text without a position", extra={"call_sid": sid})
+        return False
+    location, created = HandsetLocation.objects.get_or_create(
+        sid=sid,
+        defaults={
+            "from_number": from_number,
+            "received_at": timezone.now(),
+            "latitude": report.latitude,
+            "longitude": report.longitude,
+            "accuracy_m": report.radius_m,
+            "positioned_at": report.positioned_at,
+            "method": report.method or "",
+            "confidence": report.confidence,
+        },
+    )
+    if created:
+        incident = newest_open_incident(from_number, since=timezone.now() - AML_INCIDENT_WINDOW)
+        if incident is not None:
+            apply_location(location, incident)
+        else:
+            logger.info("AML kept for the call that follows", extra={"call_sid": sid})
+    return created
+
+
+def newest_open_incident(from_number, *, since):
+    """The number's newest open incident created since `since`, locked; None without one. The
+    number is the caller's (`caller_phone`) or that of one of its calls, so an operator's edit
+    of `caller_phone` does not hide it."""
+    of_number = Q(caller_phone=from_number) | Q(
+        id__in=Call.objects.filter(from_number=from_number, incident__isnull=False).values(
+            "incident_id"
+        )
+    )
+    return (
+        Incident.objects.select_for_update()
+        .filter(of_number, status__in=Incident.OPEN_STATUSES, created_at__gte=since)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+def apply_location(location, incident):
+    set_handset_location(
+        incident,
+        latitude=location.latitude,
+        longitude=location.longitude,
+        accuracy_m=location.accuracy_m,
+        at=location.positioned_at,
+        method=location.method,
+    )
+    location.incident, location.applied_at = incident, timezone.now()
+    location.save(update_fields=["incident", "applied_at"])
+    logger.info("AML position applied", extra={"incident": incident.reference})
+
+
+def apply_pending_locations(incident, from_number):
+    """A new incident takes the AML its number sent in the last minutes (oldest fix first:
+    the newest ends in place)."""
+    since = timezone.now() - PENDING_LOCATION_WINDOW
+    pending = HandsetLocation.objects.select_for_update().filter(
+        from_number=from_number, incident__isnull=True, received_at__gte=since
+    )
+    for location in pending.order_by("positioned_at", "id"):
+        apply_location(location, incident)
 
 
 def is_newer(call, status, sequence):

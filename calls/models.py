@@ -114,3 +114,46 @@ class Call(models.Model):
 
     def __str__(self):
         return f"{self.sid} {self.from_number} {self.status}"
+
+
+class HandsetLocation(models.Model):
+    """An Advanced Mobile Location text (ETSI TS 103 625, CONTRACT §10) that was valid: the
+    position the caller's handset sent by itself.
+
+    Not a `Call`: an AML is no message from a person, so it must never show among the calls, in
+    a caller's history or in the conversation. It is kept as a row of its own because it often
+    arrives before the call's incident exists: `incident` stays empty until a call from the
+    same number opens one within minutes (`intake.PENDING_LOCATION_WINDOW`). The unique `sid`
+    (MessageSid, or the SMS gateway's id) makes a repeated delivery change nothing."""
+
+    sid = models.CharField(max_length=64, unique=True)
+    from_number = models.CharField(max_length=32)
+    received_at = models.DateTimeField()
+    latitude = models.DecimalField(max_digits=9, decimal_places=6)
+    longitude = models.DecimalField(max_digits=9, decimal_places=6)
+    accuracy_m = models.PositiveIntegerField(help_text="Radius in metres (`rd`)")
+    positioned_at = models.DateTimeField(help_text="When the handset positioned (`top`)")
+    method = models.CharField(max_length=1, blank=True, help_text="G GNSS, W Wi-Fi, C cell")
+    confidence = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Per cent")
+    incident = models.ForeignKey(
+        "dispatch.Incident",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="handset_locations",
+    )
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [
+            # A new incident looks for its number's pending AML of the last minutes.
+            models.Index(
+                fields=["from_number", "received_at"],
+                name="handset_location_pending",
+                condition=Q(incident__isnull=True),
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.sid} {self.from_number} {self.latitude},{self.longitude}"

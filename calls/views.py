@@ -169,6 +169,9 @@ def sms(request):
     if not request.twilio.get("MessageSid"):
         return HttpResponse("MessageSid is required", status=400)
     call, _created = intake.receive_sms(request.twilio)
+    if call is None:
+        # An AML text (the handset's, not the caller's): success, and no reply to text back.
+        return twiml_response(twiml.empty())
     return twiml_response(twiml.sms_received(call.incident.reference))
 
 

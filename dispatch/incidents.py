@@ -64,6 +64,8 @@ def open_incident(*, actor=None, call=None, **fields):
 
 
 def create_incident(*, actor, **fields):
+    if fields.get("latitude") is not None:
+        fields["location_source"] = Incident.LocationSource.OPERATOR
     with transaction.atomic():
         return open_incident(actor=actor, **fields)
 
@@ -82,12 +84,59 @@ def update_incident(incident_id, *, actor, **changes):
     changed = [name for name, value in changes.items() if getattr(incident, name) != value]
     for name in changed:
         setattr(incident, name, changes[name])
+    if {"latitude", "longitude"} & set(changed):
+        # Derived, so not in `changed` (what the operator edited); the event carries it.
+        mark_operator_position(incident)
     if changed:
         incident.save()
         record_incident_event("incident.updated", incident, actor, changed=sorted(changed))
     if new_status is not None and new_status != incident.status:
         change_status(incident, new_status, actor)
     return incident
+
+
+def mark_operator_position(incident):
+    """The operator placed (or cleared) the incident by hand: their coordinates come with no
+    known accuracy, and no handset location replaces them from now on."""
+    source = Incident.LocationSource.OPERATOR if incident.latitude is not None else ""
+    set_fields(incident, {"location_source": source, "location_accuracy_m": None})
+
+
+def set_fields(incident, changes):
+    changed = [name for name, value in changes.items() if getattr(incident, name) != value]
+    for name in changed:
+        setattr(incident, name, changes[name])
+    return changed
+
+
+def set_handset_location(incident, *, latitude, longitude, accuracy_m, at, method):
+    """A position the caller's handset sent (AML) for the incident, locked by the caller.
+
+    It is always kept in the `aml_*` fields. It becomes the incident's position only when
+    there is none yet or the one there came from an earlier AML: an operator's own coordinates
+    are kept. A fix older than the one already held changes nothing (texts arrive out of
+    order). Returns the names of the fields that changed; their `incident.updated` is written."""
+    if incident.aml_at is not None and at <= incident.aml_at:
+        return []
+    changes = {
+        "aml_latitude": latitude,
+        "aml_longitude": longitude,
+        "aml_accuracy_m": accuracy_m,
+        "aml_at": at,
+        "aml_method": method or "",
+    }
+    if incident.latitude is None or incident.location_source == Incident.LocationSource.AML:
+        changes.update(
+            latitude=latitude,
+            longitude=longitude,
+            location_accuracy_m=accuracy_m,
+            location_source=Incident.LocationSource.AML,
+        )
+    changed = set_fields(incident, changes)
+    if changed:
+        incident.save()
+        record_incident_event("incident.updated", incident, None, changed=sorted(changed))
+    return changed
 
 
 # Which statuses an operator may set by hand, from which.

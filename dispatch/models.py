@@ -30,6 +30,18 @@ class Incident(models.Model):
 
     OPEN_STATUSES = (Status.NEW, Status.DISPATCHED, Status.IN_PROGRESS)
 
+    class LocationSource(models.TextChoices):
+        # Where `latitude`/`longitude` came from. An operator's own position is never
+        # overwritten by the handset's; blank when there is none.
+        AML = "aml", _("Handset (AML)")
+        OPERATOR = "operator", _("Operator")
+        KELURAHAN = "kelurahan", _("Kelurahan centre")
+
+    class AMLMethod(models.TextChoices):
+        GNSS = "G", _("GNSS")
+        WIFI = "W", _("Wi-Fi")
+        CELL = "C", _("Cell")
+
     reference = models.CharField(max_length=32, unique=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
     category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.PROTECT)
@@ -39,6 +51,19 @@ class Incident(models.Model):
     address = models.CharField(max_length=300, blank=True)
     latitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
     longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+    location_accuracy_m = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Radius around latitude/longitude, in metres"
+    )
+    location_source = models.CharField(
+        max_length=16, choices=LocationSource.choices, blank=True, default=""
+    )
+    # The handset's latest Advanced Mobile Location, kept whether or not it is the position in
+    # use: beside an operator's own coordinates it is still worth showing.
+    aml_latitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+    aml_longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+    aml_accuracy_m = models.PositiveIntegerField(null=True, blank=True)
+    aml_at = models.DateTimeField(null=True, blank=True, help_text="When the handset positioned")
+    aml_method = models.CharField(max_length=1, choices=AMLMethod.choices, blank=True, default="")
     caller_phone = models.CharField(max_length=32, blank=True)
     caller_name = models.CharField(max_length=100, blank=True)
     unroutable = models.BooleanField(
@@ -59,7 +84,11 @@ class Incident(models.Model):
             models.CheckConstraint(
                 condition=Q(priority__isnull=True) | Q(priority__gte=1, priority__lte=4),
                 name="incident_priority_1_to_4",
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(location_accuracy_m__isnull=True) | Q(location_accuracy_m__gte=1),
+                name="incident_location_accuracy_positive",
+            ),
         ]
 
     def __str__(self):
