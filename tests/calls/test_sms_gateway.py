@@ -371,3 +371,15 @@ def test_an_escalation_sms_goes_through_the_gateway_while_twilio_does_voice(
     assert json.loads(raw) == {"to": DPKP_PHONE, "text": notification.body}
     assert headers["X-Signature"] == signature(raw)
     assert twilio.requests == []  # nothing went through Twilio
+
+
+def test_an_aml_text_through_the_gateway_locates_and_opens_nothing(client):
+    """CONTRACT §10: an AML text (either SMS endpoint) is a position, not a message."""
+    aml = 'A"ML=1;lt=-6.01234;lg=106.05678;rd=25;top=20261129031500;lc=68;pm=G'
+    response = post(client, text(id="aml-1", text=aml))
+    assert response.status_code == 200
+    assert response.json() == {"ok": True, "incident": None}
+    assert not Call.objects.exists()
+    malformed = post(client, text(id="aml-2", text='A"ML=1;lt=999'))
+    assert malformed.status_code == 200
+    assert not Call.objects.exists()
