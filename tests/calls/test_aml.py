@@ -329,11 +329,15 @@ def test_a_kept_aml_of_another_number_is_not_taken(client):
     assert incident.latitude is None
 
 
+# The hostile strings that claim to be AML (the rest are ordinary messages), less the last.
+HOSTILE_AML = {
+    name: body for name, body in list(HOSTILE.items())[:-1] if body.startswith(aml.PREFIX)
+}
+
+
 @pytest.mark.usefixtures("cilegon")
-@pytest.mark.parametrize("body", list(HOSTILE.values())[:-1], ids=list(HOSTILE)[:-1])
+@pytest.mark.parametrize("body", list(HOSTILE_AML.values()), ids=list(HOSTILE_AML))
 def test_a_malformed_aml_changes_nothing_and_still_succeeds(client, body):
-    if not body.startswith(aml.PREFIX):
-        pytest.skip("not an AML text: an ordinary message")
     incident = place_call(client)
     before = counts()
 
