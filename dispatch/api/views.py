@@ -28,7 +28,7 @@ from agencies.serializers import (
     RoutingRuleSerializer,
     UserSerializer,
 )
-from dispatch import incidents, visibility
+from dispatch import duplicates, incidents, visibility
 from dispatch.api.filters import AreaFilter, AssignmentFilter, IncidentFilter, NotificationFilter
 from dispatch.api.params import id_param
 from dispatch.api.permissions import (
@@ -46,7 +46,11 @@ from dispatch.api.serializers import (
 )
 from dispatch.events import EventEnvelopeSerializer
 from dispatch.models import Assignment, Incident, IncidentEvent, Notification
-from dispatch.payloads import AssignmentSerializer, NotificationSerializer
+from dispatch.payloads import (
+    AssignmentSerializer,
+    IncidentSummarySerializer,
+    NotificationSerializer,
+)
 from dispatch.ws_auth import TOKEN_CREDENTIAL, close_sockets
 
 # Codes in URLs (`/agencies/DPKP/`): anything but a slash, a dot or a NUL character.
@@ -176,6 +180,17 @@ class RoutingPreviewSerializer(serializers.Serializer):
     agencies = serializers.ListField(child=serializers.CharField())
 
 
+class SimilarIncidentSerializer(IncidentSummarySerializer):
+    """For the schema: an incident summary and why it may be the same emergency."""
+
+    reasons = serializers.ListField(
+        child=serializers.ChoiceField(choices=["same_caller", "same_place", "near"])
+    )
+
+    class Meta(IncidentSummarySerializer.Meta):
+        fields = [*IncidentSummarySerializer.Meta.fields, "reasons"]
+
+
 class IncidentViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -246,6 +261,22 @@ class IncidentViewSet(
         for name, value in query.validated_data.items():
             setattr(incident, name, value)  # an unsaved what-if; never saved
         return Response(incidents.preview_routing(incident))
+
+    @extend_schema(responses=SimilarIncidentSerializer(many=True), filters=False)
+    @action(detail=True, methods=["get"])
+    def similar(self, request, pk=None):
+        """Open incidents that may be the same emergency (CONTRACT §10), newest first."""
+        incident = self.get_object()
+        candidates = (
+            visibility.incidents_for(request.user)
+            .select_related("category", "area")
+            .prefetch_related("calls")
+        )
+        found = duplicates.similar(incident, candidates)
+        page = self.paginate_queryset(found)
+        return self.get_paginated_response(
+            [{**IncidentSummarySerializer(other).data, "reasons": why} for other, why in page]
+        )
 
     @extend_schema(responses=EventEnvelopeSerializer(many=True), filters=False)
     @action(detail=True, methods=["get"])
