@@ -5,18 +5,21 @@ Thin: `calls.answering` and `calls.intake` do the work."""
 from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from calls import answering
+from calls import answering, linking
 from calls.filters import CallFilter
 from calls.history import with_caller_history
 from calls.intake import classify
 from calls.models import Call
 from calls.serializers import CallSerializer, ResolveMissedSerializer, SoftphoneTokenSerializer
+from dispatch import visibility
 from dispatch.api.permissions import IsCommandCentre
+from dispatch.api.serializers import IncidentSerializer
+from dispatch.api.views import incident_queryset
 from telephony import softphone
 
 
@@ -117,3 +120,27 @@ class SoftphoneTokenView(GenericAPIView):
                 {"identity": identity, "token": token, "expires_at": expires_at}
             ).data
         )
+
+
+class MergeRequestSerializer(serializers.Serializer):
+    into = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+
+
+class MergeView(GenericAPIView):
+    """`POST /api/v1/incidents/{id}/merge/ {"into"}` (CONTRACT §10): close a duplicate into the
+    incident it duplicates. 200 with the target; 409 when merging into itself or into (or
+    from) an incident that is not open; 404 for what the user may not see."""
+
+    permission_classes = [IsCommandCentre]
+    serializer_class = MergeRequestSerializer
+
+    @extend_schema(request=MergeRequestSerializer, responses=IncidentSerializer)
+    def post(self, request, pk):
+        serializer = MergeRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        into = serializer.validated_data["into"]
+        visible = visibility.incidents_for(request.user)
+        get_object_or_404(visible, pk=pk)
+        get_object_or_404(visible, pk=into)
+        linking.merge(pk, into, actor=request.user)
+        return Response(IncidentSerializer(incident_queryset(request.user).get(pk=into)).data)

@@ -23,5 +23,6 @@ urlpatterns = [
     path("me/", views.MeView.as_view(), name="me"),
     path("events/", views.EventReplayView.as_view(), name="events"),
     path("telephony/token/", calls_api.SoftphoneTokenView.as_view(), name="telephony-token"),
+    path("incidents/<int:pk>/merge/", calls_api.MergeView.as_view(), name="incident-merge"),
     path("", include(router.urls)),
 ]

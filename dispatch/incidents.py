@@ -166,6 +166,44 @@ def change_status(incident, new_status, actor):
     record_incident_event(f"incident.{new_status}", incident, actor)
 
 
+def merge(incident_id, into_id, *, actor, calls=()):
+    """Close a duplicate into the incident it duplicates (CONTRACT §10): its open assignments
+    are cancelled (each agency hears it) and it is closed with `merged_into`. Call inside a
+    transaction (`calls.linking.merge` moves the calls in the same one). Both incidents are
+    locked in id order, so two operators merging the same pair either way at once cannot
+    deadlock, and the second finds the first's result (409). Returns the target."""
+    if incident_id == into_id:
+        raise Conflict(_("An incident cannot be merged into itself."))
+    locked = {
+        incident.pk: incident
+        for incident in Incident.objects.select_for_update()
+        .filter(pk__in=[incident_id, into_id])
+        .order_by("pk")
+    }
+    if len(locked) < 2:
+        raise Incident.DoesNotExist
+    source, target = locked[incident_id], locked[into_id]
+    for incident in (source, target):
+        if incident.status not in Incident.OPEN_STATUSES:
+            raise Conflict(
+                _("Incident %(reference)s is not open (%(status)s).")
+                % {"reference": incident.reference, "status": Status(incident.status).label}
+            )
+    for assignment in source.assignments.select_for_update().filter(
+        status__in=Assignment.ACTIVE_STATUSES
+    ):
+        assignment.incident = source
+        cancel_assignment(assignment, actor)
+    source.status = Status.CLOSED
+    source.merged_into = target
+    source.save()
+    record_incident_event("incident.merged", source, actor, into=target.pk)
+    record_incident_event(
+        "incident.updated", target, actor, merged_from=source.pk, calls=list(calls)
+    )
+    return target
+
+
 def cancel_assignment(assignment, actor):
     assignment.status = AStatus.CANCELLED
     assignment.escalate_at = None

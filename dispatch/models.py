@@ -65,6 +65,10 @@ class Incident(models.Model):
     aml_at = models.DateTimeField(null=True, blank=True, help_text="When the handset positioned")
     aml_method = models.CharField(max_length=1, choices=AMLMethod.choices, blank=True, default="")
     caller_phone = models.CharField(max_length=32, blank=True)
+    # Closed as a duplicate of this one (CONTRACT §10 merge): its calls moved there.
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_from"
+    )
     caller_name = models.CharField(max_length=100, blank=True)
     unroutable = models.BooleanField(
         default=False, help_text="Dispatch found no routing rule: the command centre handles it"

@@ -57,6 +57,7 @@ INCIDENT_SUMMARY_FIELDS = [
     "caller_phone",
     "caller_name",
     "unroutable",
+    "merged_into",
     "created_at",
     "updated_at",
     "dispatched_at",
