@@ -23,6 +23,10 @@ from dispatch.api.views import incident_queryset
 from telephony import softphone
 
 
+class LinkRequestSerializer(serializers.Serializer):
+    incident = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+
+
 class CallViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -80,6 +84,19 @@ class CallViewSet(
         """End the conversation with the caller you hold."""
         call = self.get_object()
         answering.end_call(call.pk, request.user)
+        return self.fresh(call.pk)
+
+    @extend_schema(request=LinkRequestSerializer, responses=CallSerializer)
+    @action(detail=True, methods=["post"])
+    def link(self, request, pk=None):
+        """This caller reports a known incident: the call joins it (and the incident it opened
+        for itself, if it holds nothing else, is merged into that one)."""
+        call = self.get_object()
+        serializer = LinkRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        incident_id = serializer.validated_data["incident"]
+        get_object_or_404(visibility.incidents_for(request.user), pk=incident_id)
+        linking.link(call.pk, incident_id, actor=request.user)
         return self.fresh(call.pk)
 
     @extend_schema(request=None, responses={201: CallSerializer})

@@ -1,6 +1,6 @@
 """Calls and the incidents they report, when one emergency was opened twice (CONTRACT §10):
-merging a duplicate into the incident it duplicates. Here, above the incident domain, because
-the calls move with it."""
+merging a duplicate into the incident it duplicates, or attaching a second caller to a known
+incident. Here, above the incident domain, because the calls move with it."""
 
 from django.db import transaction
 
@@ -20,3 +20,22 @@ def merge(incident_id, into_id, *, actor):
         call.save(update_fields=["incident", "updated_at"])
         record_call_event("call.updated", call, actor)
     return target
+
+
+@transaction.atomic
+def link(call_id, incident_id, *, actor):
+    """A second caller about a known incident: the call joins it. The incident the call opened
+    for itself, if nothing but this call is in it, is merged into the known one; otherwise only
+    the call moves. Returns the call."""
+    call = Call.objects.select_for_update().get(pk=call_id)
+    if call.incident_id == incident_id:
+        return call
+    own = call.incident_id
+    if own is not None and not Call.objects.filter(incident_id=own).exclude(pk=call.pk).exists():
+        merge(own, incident_id, actor=actor)
+        return Call.objects.get(pk=call_id)
+    incidents.attach_call(incident_id, call.pk, actor=actor)
+    call.incident_id = incident_id
+    call.save(update_fields=["incident", "updated_at"])
+    record_call_event("call.updated", call, actor)
+    return call

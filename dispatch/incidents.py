@@ -204,6 +204,18 @@ def merge(incident_id, into_id, *, actor, calls=()):
     return target
 
 
+def attach_call(incident_id, call_id, *, actor):
+    """A call joins an open incident (call inside a transaction; the caller moves the call)."""
+    incident = locked_incident(incident_id)
+    if incident.status not in Incident.OPEN_STATUSES:
+        raise Conflict(
+            _("Incident %(reference)s is not open (%(status)s).")
+            % {"reference": incident.reference, "status": Status(incident.status).label}
+        )
+    record_incident_event("incident.updated", incident, actor, calls=[call_id])
+    return incident
+
+
 def cancel_assignment(assignment, actor):
     assignment.status = AStatus.CANCELLED
     assignment.escalate_at = None

@@ -118,3 +118,46 @@ def test_two_operators_merging_a_pair_either_way_at_once(cilegon):
             Incident.objects.filter(pk__in=[a.pk, b.pk]).values_list("status", flat=True)
         )
         assert statuses == ["closed", "new"]
+
+
+def link(user, call, incident):
+    url = f"/api/v1/calls/{call.pk}/link/"
+    return api_as(user).post(url, {"incident": incident.pk}, format="json")
+
+
+def test_a_second_caller_is_linked_to_the_known_incident(operator):
+    known = called_in("CAknown").incident
+    second = called_in("CAsecond", caller="+6281299999999")
+    own = second.incident
+    response = link(operator, second, known)
+    assert response.status_code == 200, response.content
+    assert response.json()["incident"] == known.pk
+    own.refresh_from_db()
+    assert (own.status, own.merged_into_id) == ("closed", known.pk)  # it held nothing else
+
+
+def test_a_call_leaves_an_incident_that_holds_other_calls_alone(operator):
+    known = called_in("CAknown").incident
+    first = called_in("CAfirst", caller="+6281299999999")
+    shared = first.incident
+    other = Call.objects.create(
+        sid="CAother", from_number="+6281288888888", started_at=first.started_at, incident=shared
+    )
+    assert link(operator, first, known).status_code == 200
+    shared.refresh_from_db()
+    assert shared.status == "new" and shared.merged_into_id is None
+    assert Call.objects.get(pk=other.pk).incident_id == shared.pk
+    assert Call.objects.get(pk=first.pk).incident_id == known.pk
+    told = IncidentEvent.objects.filter(incident=known, type="incident.updated").last()
+    assert told.data["calls"] == [first.pk]
+
+
+def test_linking_to_a_closed_or_unknown_incident(operator):
+    closed = new_incident("FIRE")
+    incidents.update_incident(closed.pk, actor=None, status="closed")
+    call = called_in("CAlink")
+    assert link(operator, call, closed).status_code == 409
+    assert Call.objects.get(pk=call.pk).incident_id != closed.pk
+    url = f"/api/v1/calls/{call.pk}/link/"
+    assert api_as(operator).post(url, {"incident": 999999}, format="json").status_code == 404
+    assert "incident" in api_as(operator).post(url, {}, format="json").json()
