@@ -184,11 +184,7 @@ def merge(incident_id, into_id, *, actor, calls=()):
         raise Incident.DoesNotExist
     source, target = locked[incident_id], locked[into_id]
     for incident in (source, target):
-        if incident.status not in Incident.OPEN_STATUSES:
-            raise Conflict(
-                _("Incident %(reference)s is not open (%(status)s).")
-                % {"reference": incident.reference, "status": Status(incident.status).label}
-            )
+        require_open(incident)
     for assignment in source.assignments.select_for_update().filter(
         status__in=Assignment.ACTIVE_STATUSES
     ):
@@ -207,13 +203,17 @@ def merge(incident_id, into_id, *, actor, calls=()):
 def attach_call(incident_id, call_id, *, actor):
     """A call joins an open incident (call inside a transaction; the caller moves the call)."""
     incident = locked_incident(incident_id)
+    require_open(incident)
+    record_incident_event("incident.updated", incident, actor, calls=[call_id])
+    return incident
+
+
+def require_open(incident):
     if incident.status not in Incident.OPEN_STATUSES:
         raise Conflict(
             _("Incident %(reference)s is not open (%(status)s).")
             % {"reference": incident.reference, "status": Status(incident.status).label}
         )
-    record_incident_event("incident.updated", incident, actor, calls=[call_id])
-    return incident
 
 
 def cancel_assignment(assignment, actor):
