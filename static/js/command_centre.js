@@ -467,9 +467,13 @@ function fillForm(incident) {
   byId("form-errors").textContent = "";
 }
 
+// While the operator's choice is on its way to the server, a re-render (a live event about the
+// same call) shows that choice, not the call's old classification.
 function fillClassification(call) {
+  const pending = state.pendingClassification;
+  const shown = call && pending?.callId === call.id ? pending.value : call?.classification;
   document.querySelectorAll("input[name=classification]").forEach((radio) => {
-    radio.checked = Boolean(call) && radio.value === call.classification;
+    radio.checked = Boolean(call) && radio.value === shown;
     radio.disabled = !call;
   });
 }
@@ -744,13 +748,17 @@ async function sendClassification(value) {
     return false;
   }
   byId("form-errors").textContent = "";
+  const pending = { callId: call.id, value };
+  state.pendingClassification = pending;
   try {
     upsert(state.calls, await api(`/api/v1/calls/${call.id}/`, { method: "PATCH", body: { classification: value } }));
-    rerender();
     return true;
   } catch (error) {
     byId("form-errors").textContent = explainForm(error);
     return false;
+  } finally {
+    if (state.pendingClassification === pending) state.pendingClassification = null;
+    rerender();
   }
 }
 
