@@ -10,14 +10,20 @@ from rest_framework.decorators import action
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from calls import answering, linking
+from calls import answering, conversation, linking
 from calls.filters import CallFilter
 from calls.history import with_caller_history
 from calls.intake import classify
-from calls.models import Call
-from calls.serializers import CallSerializer, ResolveMissedSerializer, SoftphoneTokenSerializer
+from calls.models import Call, Message
+from calls.serializers import (
+    CallSerializer,
+    MessageSerializer,
+    ReplySerializer,
+    ResolveMissedSerializer,
+    SoftphoneTokenSerializer,
+)
 from dispatch import visibility
-from dispatch.api.permissions import IsCommandCentre
+from dispatch.api.permissions import CommandCentreWrites, IsCommandCentre
 from dispatch.api.serializers import IncidentSerializer
 from dispatch.api.views import incident_queryset
 from telephony import softphone
@@ -159,3 +165,31 @@ class MergeView(GenericAPIView):
         get_object_or_404(visible, pk=into)
         linking.merge(pk, into, actor=request.user)
         return Response(IncidentSerializer(incident_queryset(request.user).get(pk=into)).data)
+
+
+class MessagesView(GenericAPIView):
+    """`/api/v1/incidents/{id}/messages/` (CONTRACT §10): the incident's conversation with its
+    caller by SMS, oldest first, for whoever may see the incident; the command centre replies
+    with `POST {"body"}` (201 with the text as sent, or `failed` with its `error`)."""
+
+    permission_classes = [CommandCentreWrites]
+    serializer_class = MessageSerializer
+
+    def incident(self):
+        return get_object_or_404(visibility.incidents_for(self.request.user), pk=self.kwargs["pk"])
+
+    def get(self, request, pk):
+        incident = self.incident()
+        texts = Message.objects.filter(incident=incident).select_related("author")
+        page = self.paginate_queryset(texts.order_by("at", "id"))
+        return self.get_paginated_response(MessageSerializer(page, many=True).data)
+
+    @extend_schema(request=ReplySerializer, responses={201: MessageSerializer})
+    def post(self, request, pk):
+        incident = self.incident()
+        serializer = ReplySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        message = conversation.reply(
+            incident.pk, serializer.validated_data["body"], author=request.user
+        )
+        return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)

@@ -17,13 +17,13 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from calls.models import TEXT_MAX_LENGTH
 from telephony import gateway_signature
 
 SID_PREFIX = "gw-"  # the gateway's ids never meet Twilio's MessageSids (SM…) in Call.sid
 SID_MAX_LENGTH = 64  # Call.sid
 ID_MAX_LENGTH = 256
 NUMBER_MAX_LENGTH = 32  # Call.from_number, Call.to_number
-TEXT_MAX_LENGTH = 1600  # a concatenated SMS at most, as the intake keeps of a Twilio text
 
 
 def is_signed(request):
@@ -56,17 +56,24 @@ class GatewayText(serializers.Serializer):
         return fields
 
 
-def parse(raw_body):
-    """`(params, errors)`: Twilio-like parameters for `intake.receive_sms`, or the 400 answer's
-    field messages."""
+def validated(raw_body, serializer_class):
+    """`(values, errors)`: the body's validated values, or the 400 answer's field messages."""
     try:
         data = json.loads(raw_body)
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return None, {"detail": [_("The body is not valid JSON.")]}
-    text = GatewayText(data=data)
-    if not text.is_valid():
-        return None, text.errors
-    values = text.validated_data
+    serializer = serializer_class(data=data)
+    if not serializer.is_valid():
+        return None, serializer.errors
+    return serializer.validated_data, None
+
+
+def parse(raw_body):
+    """`(params, errors)`: Twilio-like parameters for `intake.receive_sms`, or the 400 answer's
+    field messages."""
+    values, errors = validated(raw_body, GatewayText)
+    if errors:
+        return None, errors
     params = {
         "MessageSid": storable_sid(values["id"]),
         "From": values["from"],
@@ -74,6 +81,18 @@ def parse(raw_body):
         "Body": values["text"],
     }
     return params, None
+
+
+class GatewayStatus(serializers.Serializer):
+    """The gateway's delivery report of a text it sent for us: `id` as its answer to our send
+    gave it (telephony.SmsGatewayBackend)."""
+
+    id = serializers.CharField(max_length=SID_MAX_LENGTH)
+    status = serializers.ChoiceField(choices=["sent", "delivered", "undelivered", "failed"])
+
+
+def parse_status(raw_body):
+    return validated(raw_body, GatewayStatus)
 
 
 def storable_sid(gateway_id):

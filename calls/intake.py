@@ -7,14 +7,21 @@ callbacks that come late, twice or out of order.
 import logging
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from agencies.phones import to_e164_or_raw
 from calls import aml
-from calls.models import CALL_STATUS_RANK, FINAL_CALL_STATUSES, Call, HandsetLocation
-from calls.serializers import CallSerializer
+from calls.models import (
+    CALL_STATUS_RANK,
+    FINAL_CALL_STATUSES,
+    TEXT_MAX_LENGTH,
+    Call,
+    HandsetLocation,
+    Message,
+)
+from calls.serializers import CallSerializer, MessageSerializer
 from calls.twilio_params import parse_timestamp
 from dispatch import events
 from dispatch.incidents import change_status, locked_incident, open_incident, set_handset_location
@@ -29,6 +36,17 @@ def call_data(call):
 
 def record_call_event(event_type, call, actor=None):
     return events.record(event_type, incident=call.incident, actor=actor, data=call_data(call))
+
+
+def record_message_event(event_type, message, actor=None):
+    """A text's timeline event. Its type starts `incident.` because a conversation is the
+    whole incident's: the agencies holding the incident see it too (dispatch.visibility)."""
+    return events.record(
+        event_type,
+        incident=message.incident,
+        actor=actor,
+        data={"message": MessageSerializer(message).data},
+    )
 
 
 def log_context(call):
@@ -65,10 +83,17 @@ def receive_call(params, channel=Call.Channel.VOICE):
     return call, created
 
 
+# A text from a number whose incident opened this recently, and is still open, is the same
+# emergency: it joins that incident's conversation (CONTRACT §10).
+CONVERSATION_WINDOW = timedelta(hours=2)
+
+
 @transaction.atomic
 def receive_sms(params):
-    """Record an SMS to 112 as a call on the SMS channel with its own incident; the text is
-    the incident's first description. Idempotent on the MessageSid.
+    """Record a text to 112 as a message of its number's conversation: that of the number's
+    newest open incident of the last two hours, or of a new incident, the text being its first
+    description and recorded as a call on the SMS channel. Idempotent on the MessageSid.
+    Returns `(message, created)`.
 
     An Advanced Mobile Location text is no message (CONTRACT §10): it only places the caller
     (`receive_aml`) and the answer is `(None, created)`; answer it with success all the same."""
@@ -76,24 +101,55 @@ def receive_sms(params):
     body = params.get("Body", "")
     if aml.is_aml(body):
         return None, receive_aml(params["MessageSid"], from_number, body)
-    body = body[:1600]
-    call, created = Call.objects.select_for_update().get_or_create(
+    message, created = Message.objects.get_or_create(
+        direction=Message.Direction.IN,
         sid=params["MessageSid"],
         defaults={
-            "channel": Call.Channel.SMS,
-            "from_number": from_number,
-            "to_number": to_e164_or_raw(params.get("To", "")),
+            "number": from_number,
+            "body": body[:TEXT_MAX_LENGTH],
+            "at": timezone.now(),
             "status": "received",
-            "body": body,
-            "started_at": timezone.now(),
         },
     )
-    if call.incident_id is None:
-        incident = open_incident(caller_phone=from_number, description=body, call=call)
-        record_call_event("call.created", call)
-        apply_pending_locations(incident, from_number)
-        logger.info("112 SMS received", extra=log_context(call))
-    return call, created
+    if created:
+        one_conversation_at_a_time(from_number)
+        incident = newest_open_incident(from_number, since=message.at - CONVERSATION_WINDOW)
+        if incident is None:
+            first_text(message, to_e164_or_raw(params.get("To", "")))
+        else:
+            message.incident = incident
+            message.save(update_fields=["incident", "updated_at"])
+        record_message_event("incident.message_received", message)
+        logger.info("112 SMS received", extra={"incident": message.incident.reference})
+    return message, created
+
+
+def one_conversation_at_a_time(number):
+    """Two texts from one number at once must not open two incidents: on PostgreSQL the second
+    waits here until the first has committed its incident (a lock on the number, released at
+    commit)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ["sms:" + number])
+
+
+def first_text(message, to_number):
+    """A text that opens its incident: recorded as a call on the SMS channel, like a voice
+    call, and the incident takes the number's pending handset position."""
+    call = Call.objects.create(
+        sid=message.sid,
+        channel=Call.Channel.SMS,
+        from_number=message.number,
+        to_number=to_number,
+        status="received",
+        body=message.body,
+        started_at=message.at,
+    )
+    incident = open_incident(caller_phone=message.number, description=message.body, call=call)
+    record_call_event("call.created", call)
+    apply_pending_locations(incident, message.number)
+    message.incident, message.call = incident, call
+    message.save(update_fields=["incident", "call", "updated_at"])
 
 
 # The handset sends its AML seconds after the call starts; an incident of the last hour from

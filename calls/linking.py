@@ -3,22 +3,30 @@ merging a duplicate into the incident it duplicates, or attaching a second calle
 incident. Here, above the incident domain, because the calls move with it."""
 
 from django.db import transaction
+from django.utils.timezone import now
 
 from calls.intake import record_call_event
-from calls.models import Call
+from calls.models import Call, Message
 from dispatch import incidents
 
 
 @transaction.atomic
 def merge(incident_id, into_id, *, actor):
-    """The duplicate's calls move to the target and the duplicate is closed, in one
+    """The duplicate's calls and texts move to the target and the duplicate is closed, in one
     transaction. Calls are locked before incidents, the order classification uses too."""
     calls = list(Call.objects.select_for_update().filter(incident_id=incident_id).order_by("pk"))
-    target = incidents.merge(incident_id, into_id, actor=actor, calls=[c.pk for c in calls])
+    texts = list(
+        Message.objects.filter(incident_id=incident_id).order_by("pk").values_list("pk", flat=True)
+    )
+    target = incidents.merge(
+        incident_id, into_id, actor=actor, calls=[c.pk for c in calls], messages=texts
+    )
     for call in calls:
         call.incident = target
         call.save(update_fields=["incident", "updated_at"])
         record_call_event("call.updated", call, actor)
+    # Under the incidents' locks, so a text that joined the duplicate just before moves too.
+    Message.objects.filter(incident_id=incident_id).update(incident=target, updated_at=now())
     return target
 
 
@@ -37,5 +45,6 @@ def link(call_id, incident_id, *, actor):
     incidents.attach_call(incident_id, call.pk, actor=actor)
     call.incident_id = incident_id
     call.save(update_fields=["incident", "updated_at"])
+    call.messages.update(incident_id=incident_id, updated_at=now())  # an SMS call's own text
     record_call_event("call.updated", call, actor)
     return call

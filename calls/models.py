@@ -21,6 +21,9 @@ CALL_STATUS_RANK = {
 }
 FINAL_CALL_STATUSES = frozenset(s for s, rank in CALL_STATUS_RANK.items() if rank == 3)
 
+# A text is kept up to a concatenated SMS's length, whichever way it came or goes.
+TEXT_MAX_LENGTH = 1600
+
 
 class Call(models.Model):
     class Channel(models.TextChoices):
@@ -157,3 +160,77 @@ class HandsetLocation(models.Model):
 
     def __str__(self):
         return f"{self.sid} {self.from_number} {self.latitude},{self.longitude}"
+
+
+# Where a text stands. Twilio's message statuses (and the SMS gateway's) in the order a text
+# lives through them; a delivery callback that arrives late never moves a text back.
+MESSAGE_STATUS_RANK = {
+    "received": 0,
+    "queued": 0,
+    "accepted": 0,
+    "scheduled": 0,
+    "sending": 1,
+    "sent": 2,
+    "simulated": 3,
+    "delivered": 3,
+    "undelivered": 3,
+    "failed": 3,
+    "canceled": 3,
+    "read": 4,
+}
+
+
+class Message(models.Model):
+    """One text of an incident's conversation with its caller (CONTRACT §10): what the caller
+    texted (`in`) and what the command centre texted back (`out`).
+
+    A caller's first text also opens the incident and is recorded as a `Call` on the SMS
+    channel (`call`), like a voice call; the texts that follow within the conversation window
+    (`intake.CONVERSATION_WINDOW`) join the incident as messages only."""
+
+    class Direction(models.TextChoices):
+        IN = "in", _("From the caller")
+        OUT = "out", _("To the caller")
+
+    incident = models.ForeignKey(
+        "dispatch.Incident",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="messages",
+    )
+    call = models.ForeignKey(
+        Call, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    # The caller's number: the sender of an `in` text, the recipient of an `out` one.
+    number = models.CharField(max_length=32)
+    body = models.TextField()
+    at = models.DateTimeField()
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    status = models.CharField(max_length=16)
+    error = models.CharField(max_length=300, blank=True)
+    # MessageSid or `gw-<id>` of an `in` text (the intake is idempotent on it); the provider's
+    # id of an `out` one once it is sent.
+    sid = models.CharField(max_length=64, null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["direction", "sid"], name="message_unique_sid"),
+        ]
+        indexes = [models.Index(fields=["incident", "at"], name="message_conversation")]
+
+    def __str__(self):
+        return f"{self.direction} {self.number} {self.status}"
+
+    @property
+    def status_rank(self):
+        return MESSAGE_STATUS_RANK.get(self.status, -1)

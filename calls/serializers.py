@@ -2,7 +2,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from calls.history import caller_history
-from calls.models import Call
+from calls.models import TEXT_MAX_LENGTH, Call, Message
 
 
 class CallerHistorySerializer(serializers.Serializer):
@@ -61,3 +61,29 @@ class SoftphoneTokenSerializer(serializers.Serializer):
     identity = serializers.CharField()
     token = serializers.CharField()
     expires_at = serializers.DateTimeField()
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    """A text of an incident's conversation (CONTRACT §10). `body` is the caller's or the
+    operator's text as sent: a client shows it as text, never as markup."""
+
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Message
+        fields = [
+            "id",
+            "incident",
+            "direction",
+            "body",
+            "at",
+            "author",
+            "status",
+            "error",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class ReplySerializer(serializers.Serializer):
+    body = serializers.CharField(max_length=TEXT_MAX_LENGTH, trim_whitespace=True)

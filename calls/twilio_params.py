@@ -22,6 +22,8 @@ SID_MAX_LENGTH = 64  # Call.sid, Call.operator_leg_sid
 MAX_LENGTHS = {
     "CallStatus": 16,  # Call.status
     "QueueResult": 32,  # Call.queue_result
+    "MessageStatus": 16,  # Message.status
+    "ErrorCode": 16,  # in Message.error
 }
 
 # Whole numbers Twilio counts up from zero; stored in 32-bit integer columns.

@@ -19,7 +19,9 @@ urlpatterns = [
     ),
     path("twilio/callback/<int:call_id>/done/", views.callback_done, name="callback-done"),
     path("twilio/sms/", views.sms, name="sms"),
+    path("twilio/message-status/<int:message_id>/", views.message_status, name="message-status"),
     path("sms-gateway/", views.sms_gateway, name="sms-gateway"),
+    path("sms-gateway/status/", views.sms_gateway_status, name="sms-gateway-status"),
     path("twilio/duty/<int:notification_id>/", views.duty_call, name="duty-call"),
     path("twilio/duty/<int:notification_id>/answer/", views.duty_answer, name="duty-answer"),
 ]

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from calls import answering, duty, gateway, intake, twilio_params, twiml
+from calls import answering, conversation, duty, gateway, intake, twilio_params, twiml
 from calls.metrics import WEBHOOK_SECONDS
 from calls.models import Call
 from calls.signatures import is_signed_by_twilio
@@ -168,11 +168,23 @@ def callback_done(request, call_id):
 def sms(request):
     if not request.twilio.get("MessageSid"):
         return HttpResponse("MessageSid is required", status=400)
-    call, _created = intake.receive_sms(request.twilio)
-    if call is None:
-        # An AML text (the handset's, not the caller's): success, and no reply to text back.
+    message, _created = intake.receive_sms(request.twilio)
+    if message is None or message.call_id is None:
+        # An AML text (the handset's), or a text that joined a conversation: the operator
+        # answers those; an automatic receipt for each would drown them.
         return twiml_response(twiml.empty())
-    return twiml_response(twiml.sms_received(call.incident.reference))
+    return twiml_response(twiml.sms_received(message.incident.reference))
+
+
+@twilio_webhook
+def message_status(request, message_id):
+    """Twilio's delivery status of a text the command centre sent (`status_callback`)."""
+    found = conversation.apply_delivery_status(
+        message_id,
+        status=request.twilio.get("MessageStatus", ""),
+        error=request.twilio.get("ErrorCode", ""),
+    )
+    return HttpResponse(status=204 if found else 404)
 
 
 @csrf_exempt
@@ -187,11 +199,29 @@ def sms_gateway(request):
     params, errors = gateway.parse(request.body)
     if errors:
         return JsonResponse(errors, status=400)
-    call, _created = intake.receive_sms(params)
-    # A repeated id finds the same call, so the same answer; a text the intake does not keep
-    # as a call of its own (an AML location, §10) answers success without a reference.
-    incident = call.incident if call is not None and call.incident_id else None
+    message, _created = intake.receive_sms(params)
+    # A repeated id finds the same message, so the same answer; an AML location (§10) is no
+    # message: success without a reference.
+    incident = message.incident if message is not None else None
     return JsonResponse({"ok": True, "incident": incident.reference if incident else None})
+
+
+@csrf_exempt
+@require_POST
+@WEBHOOK_SECONDS.labels(endpoint="sms_gateway_status").time()
+def sms_gateway_status(request):
+    """The gateway's delivery report of a text it sent for us: `{"id", "status"}`, `id` being
+    the one its answer to our send gave. Signed like its texts."""
+    if not gateway.is_signed(request):
+        logger.warning("refused unsigned SMS-gateway status")
+        return JsonResponse({"detail": "invalid signature"}, status=403)
+    report, errors = gateway.parse_status(request.body)
+    if errors:
+        return JsonResponse(errors, status=400)
+    found = conversation.apply_gateway_status(report["id"], report["status"])
+    if not found:
+        return JsonResponse({"detail": "unknown message id"}, status=404)
+    return JsonResponse({"ok": True})
 
 
 @twilio_webhook

@@ -24,5 +24,8 @@ urlpatterns = [
     path("events/", views.EventReplayView.as_view(), name="events"),
     path("telephony/token/", calls_api.SoftphoneTokenView.as_view(), name="telephony-token"),
     path("incidents/<int:pk>/merge/", calls_api.MergeView.as_view(), name="incident-merge"),
+    path(
+        "incidents/<int:pk>/messages/", calls_api.MessagesView.as_view(), name="incident-messages"
+    ),
     path("", include(router.urls)),
 ]

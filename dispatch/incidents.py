@@ -166,12 +166,12 @@ def change_status(incident, new_status, actor):
     record_incident_event(f"incident.{new_status}", incident, actor)
 
 
-def merge(incident_id, into_id, *, actor, calls=()):
+def merge(incident_id, into_id, *, actor, calls=(), messages=()):
     """Close a duplicate into the incident it duplicates (CONTRACT §10): its open assignments
     are cancelled (each agency hears it) and it is closed with `merged_into`. Call inside a
-    transaction (`calls.linking.merge` moves the calls in the same one). Both incidents are
-    locked in id order, so two operators merging the same pair either way at once cannot
-    deadlock, and the second finds the first's result (409). Returns the target."""
+    transaction (`calls.linking.merge` moves the calls and texts in the same one). Both
+    incidents are locked in id order, so two operators merging the same pair either way at once
+    cannot deadlock, and the second finds the first's result (409). Returns the target."""
     if incident_id == into_id:
         raise Conflict(_("An incident cannot be merged into itself."))
     locked = {
@@ -195,7 +195,12 @@ def merge(incident_id, into_id, *, actor, calls=()):
     source.save()
     record_incident_event("incident.merged", source, actor, into=target.pk)
     record_incident_event(
-        "incident.updated", target, actor, merged_from=source.pk, calls=list(calls)
+        "incident.updated",
+        target,
+        actor,
+        merged_from=source.pk,
+        calls=list(calls),
+        messages=list(messages),
     )
     return target
 

@@ -1,4 +1,5 @@
 from django.apps import apps
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.shortcuts import render
@@ -23,7 +24,54 @@ CALL_STATUS_LABELS = {
     "canceled": _("Hung up"),
     "received": _("SMS received"),
 }
+# Where a text of a conversation stands (calls.models.MESSAGE_STATUS_RANK).
+MESSAGE_STATUS_LABELS = {
+    "received": _("Received"),
+    "queued": _("Sending…"),
+    "accepted": _("Sending…"),
+    "scheduled": _("Sending…"),
+    "sending": _("Sending…"),
+    "sent": _("Sent"),
+    "simulated": _("Simulated (demo)"),
+    "delivered": _("Delivered"),
+    "undelivered": _("Not delivered"),
+    "failed": _("Failed"),
+    "canceled": _("Cancelled"),
+    "read": _("Read"),
+}
 BOARD_STATUSES = (*Incident.OPEN_STATUSES, Incident.Status.RESOLVED)
+
+
+def quick_replies():
+    """The questions an operator texts most. The button is in the page's language; the text
+    is in Bahasa Indonesia whatever the operator's screen speaks: it goes to the caller."""
+    sender = f"112 {settings.CITY_NAME}:"
+    return [
+        {
+            "label": str(_("Location?")),
+            "text": f"{sender} Mohon kirim lokasi Anda: nama jalan, nomor rumah, RT/RW, "
+            "kelurahan, dan patokan terdekat.",
+        },
+        {
+            "label": str(_("Injured?")),
+            "text": f"{sender} Apakah ada korban luka atau orang terjebak? Berapa orang dan "
+            "bagaimana kondisinya?",
+        },
+        {
+            "label": str(_("Safe?")),
+            "text": f"{sender} Apakah Anda sekarang berada di tempat yang aman?",
+        },
+        {
+            "label": str(_("Help is on the way")),
+            "text": f"{sender} Bantuan sedang menuju lokasi Anda. Tetap di tempat yang aman "
+            "dan jangan matikan ponsel Anda.",
+        },
+        {
+            "label": str(_("Call 112 if you can")),
+            "text": f"{sender} Jika aman untuk berbicara, silakan telepon 112. Jika tidak, "
+            "balas SMS ini.",
+        },
+    ]
 
 
 def labels(choices):
@@ -76,6 +124,10 @@ def console_config():
             "taken_back": {key: str(value) for key, value in escalation.TAKEN_BACK.items()},
         },
         "delivery": labels(Notification.Status.choices),
+        "message": {
+            "labels": labels(MESSAGE_STATUS_LABELS.items()),
+            "quick_replies": quick_replies(),
+        },
     }
 
 

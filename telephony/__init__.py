@@ -15,6 +15,7 @@ import uuid
 import requests
 from django.conf import settings
 from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from agencies.phones import mask_phone
@@ -42,9 +43,11 @@ class ConsoleGateway:
     name = "console"
     # Nothing rings anywhere, so a pick-up or a call-back is a connected call at once (demo).
     connects_at_once = True
+    # What a text is once `send_sms` returns (calls.models.MESSAGE_STATUS_RANK).
+    sent_status = "simulated"
 
     # Numbers masked: INFO logs carry no personal data.
-    def send_sms(self, to, body):
+    def send_sms(self, to, body, status_url=None):
         logger.info("SMS to %s: %s", mask_phone(to), body)
         return f"console-{uuid.uuid4().hex[:16]}"
 
@@ -67,12 +70,18 @@ class ConsoleGateway:
 class TwilioGateway:
     name = "twilio"
     connects_at_once = False
+    # Twilio has only queued it; its status callback tells the rest.
+    sent_status = "queued"
+    # The SDK's own client waits for ever; an operator's click or a worker must not.
+    TIMEOUT_SECONDS = 10
 
     def __init__(self, http_client=None):
         if not (settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN):
             raise PermanentSendError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are required")
         self.client = Client(
-            settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, http_client=http_client
+            settings.TWILIO_ACCOUNT_SID,
+            settings.TWILIO_AUTH_TOKEN,
+            http_client=http_client or TwilioHttpClient(timeout=self.TIMEOUT_SECONDS),
         )
 
     def caller_id(self):
@@ -80,9 +89,12 @@ class TwilioGateway:
             raise PermanentSendError("TWILIO_FROM_NUMBER is required to send")
         return settings.TWILIO_FROM_NUMBER
 
-    def send_sms(self, to, body):
+    def send_sms(self, to, body, status_url=None):
+        """Returns the MessageSid. With `status_url`, Twilio reports each delivery status
+        there (calls.views.message_status)."""
+        extra = {"status_callback": status_url} if status_url else {}
         with translated_errors():
-            message = self.client.messages.create(to=to, from_=self.caller_id(), body=body)
+            message = self.client.messages.create(to=to, from_=self.caller_id(), body=body, **extra)
         return message.sid
 
     def place_call(self, to, twiml_url, status_url=None):
@@ -176,7 +188,9 @@ class SmsGatewayBackend:
     only; calls stay with the voice backend."""
 
     name = "gateway"
-    PROVIDER_ID_MAX_LENGTH = 64  # Notification.provider_id
+    # The gateway took it; its delivery report may follow (calls.views.sms_gateway_status).
+    sent_status = "sent"
+    PROVIDER_ID_MAX_LENGTH = 64  # Notification.provider_id, Message.sid
 
     def __init__(self):
         if not (settings.SMS_GATEWAY_URL and settings.SMS_GATEWAY_SECRET):
@@ -184,7 +198,8 @@ class SmsGatewayBackend:
         self.url = settings.SMS_GATEWAY_URL
         self.secret = settings.SMS_GATEWAY_SECRET
 
-    def send_sms(self, to, body):
+    def send_sms(self, to, body, status_url=None):
+        # The gateway reports delivery to the one URL it is configured with, not per text.
         raw = json.dumps({"to": to, "text": body}, ensure_ascii=False).encode("utf-8")
         headers = {
             "Content-Type": "application/json; charset=utf-8",

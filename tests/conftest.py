@@ -12,7 +12,7 @@ from agencies.models import Agency, Area, User
 from agencies.seed import seed_cilegon
 
 # The `twilio` fixture (the Twilio backend against a recording fake) for every test.
-pytest_plugins = ["tests.twilio_fake"]
+pytest_plugins = ["tests.twilio_fake", "tests.gateway_fake"]
 
 TWILIO_TEST_TOKEN = "test-auth-token-0123456789abcdef"
 

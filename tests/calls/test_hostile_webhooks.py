@@ -9,7 +9,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from calls.models import Call
+from calls.models import Call, Message
 from dispatch.models import Incident
 from tests.conftest import post_signed
 
@@ -95,7 +95,7 @@ def test_sms_with_a_huge_message_sid_still_reaches_the_operators(client):
 def test_two_huge_sids_sharing_their_first_64_characters_are_two_messages(client):
     twiml(post_signed(client, SMS, sms_params(HUGE_SID + "1", body="satu")))
     twiml(post_signed(client, SMS, sms_params(HUGE_SID + "2", body="dua")))
-    assert sorted(Call.objects.values_list("body", flat=True)) == ["dua", "satu"]
+    assert sorted(Message.objects.values_list("body", flat=True)) == ["dua", "satu"]
 
 
 @pytest.mark.parametrize(("sid", "stored"), [("SM\x00abc", "SMabc"), ("\x00\x00", "~")])

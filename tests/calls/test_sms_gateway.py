@@ -3,30 +3,22 @@ with HMAC-SHA256 of the raw body (computed here with hmac itself, not the platfo
 and the outbound backend that posts texts to the gateway, tested against a real HTTP server on
 127.0.0.1."""
 
-import hashlib
 import hmac
 import json
 import logging
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 import telephony
-from calls.models import Call
+from calls.models import Call, Message
 from dispatch import tasks
 from dispatch.models import Incident, IncidentEvent, Notification
+from tests.gateway_fake import SECRET, signature
 
-pytestmark = pytest.mark.usefixtures("cilegon")
+pytestmark = pytest.mark.usefixtures("cilegon", "gateway_secret")
 
 URL = "/calls/sms-gateway/"
-SECRET = "gateway-secret-0123456789abcdef"
-
-
-@pytest.fixture(autouse=True)
-def gateway_secret(settings):
-    settings.SMS_GATEWAY_SECRET = SECRET
 
 
 @pytest.fixture
@@ -35,10 +27,6 @@ def no_errors_logged(caplog):
     caplog.set_level(logging.ERROR)
     yield
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
-
-
-def signature(raw, secret=SECRET):
-    return "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
 
 
 def text(id="msg-1", text="Kebakaran di Citangkil", **extra):  # noqa: A002
@@ -100,7 +88,7 @@ def test_a_long_id_is_stored_as_a_digest_and_still_idempotent(client):
     first = post(client, text(long_a))
     assert post(client, text(long_a)).json() == first.json()
     post(client, text(long_b))
-    sids = list(Call.objects.values_list("sid", flat=True))
+    sids = list(Message.objects.values_list("sid", flat=True))
     assert len(sids) == 2 and len(set(sids)) == 2
     assert all(sid.startswith("gw~") and len(sid) <= 64 for sid in sids)
 
@@ -229,54 +217,6 @@ def test_a_body_over_the_upload_limit_is_413(client, settings):
 
 
 # --- Outbound: texts through the gateway -------------------------------------------------------
-
-
-class FakeGateway:
-    """A real HTTP server on 127.0.0.1: records each request, answers from a script."""
-
-    def __init__(self):
-        self.requests = []
-        self.answers = []
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server's name)
-                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                fake.requests.append((self.command, self.path, dict(self.headers), raw))
-                status, body, delay = fake.answers.pop(0) if fake.answers else (200, b"{}", 0)
-                time.sleep(delay)
-                self.send_response(status)
-                if status in (301, 302, 307, 308):
-                    self.send_header("Location", "http://127.0.0.1:9/elsewhere")
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/send"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def answer(self, status, body=b"{}", delay=0):
-        self.answers.append((status, body, delay))
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def fake_gateway(settings):
-    fake = FakeGateway()
-    settings.SMS_GATEWAY_URL = fake.url
-    settings.TELEPHONY_SMS_BACKEND = "gateway"
-    settings.SMS_GATEWAY_TIMEOUT = 0.5
-    yield fake
-    fake.close()
 
 
 def test_a_text_goes_out_as_signed_json(fake_gateway):

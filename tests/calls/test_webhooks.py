@@ -451,7 +451,11 @@ def test_signed_sms_opens_an_incident_and_replies_with_its_reference(client):
     assert call.incident == incident
     assert incident.description == "Kebakaran di Jl. Sudirman, Jombang"
     assert incident.caller_phone == "+6281234567890"
-    assert event_types(incident=incident) == ["incident.created", "call.created"]
+    assert event_types(incident=incident) == [
+        "incident.created",
+        "call.created",
+        "incident.message_received",
+    ]
 
 
 def test_same_message_sid_twice_makes_one_record(client):
