@@ -7,6 +7,7 @@ import { api, explain, fetchAll, labelIn } from "./api.js";
 import { Alarm } from "./alarm.js";
 import { Combobox } from "./combobox.js";
 import { config, label, takenBack } from "./config.js";
+import { Conversation } from "./conversation.js";
 import { EscalationBoard } from "./escalations.js";
 import { LiveFeed, showConnection } from "./live.js";
 import { PhonePanel } from "./phone_panel.js";
@@ -40,7 +41,7 @@ const state = {
   dirty: false,
   priorityByHand: false, // the operator chose the priority: a new category no longer changes it
   preview: null, // { id, agencies } of the selected incident
-  unseenSms: new Set(), // SMS that arrived live and nobody has opened yet
+  unseenTexts: new Set(), // incidents whose caller texted live since this operator looked
   resolving: null, // id of the missed call whose "resolve" form is open
   loaded: false,
 };
@@ -54,6 +55,13 @@ const phone = new PhonePanel({
 const escalations = new EscalationBoard({
   onAlert: () => alarm.once(),
   incidentStatus: (id) => state.incidents.get(id)?.status,
+});
+const conversation = new Conversation({
+  onChange: () => rerender(),
+  onCallerText: (message) => {
+    if (message.incident !== state.selectedId) state.unseenTexts.add(message.incident);
+    alarm.once();
+  },
 });
 const baseTitle = document.title;
 
@@ -352,7 +360,7 @@ function renderCalls() {
       return el(
         "li",
         {
-          className: `item call s-${call.status}${call.queue_state ? ` q-${call.queue_state}` : ""}${state.unseenSms.has(call.id) ? " unseen" : ""}`,
+          className: `item call s-${call.status}${call.queue_state ? ` q-${call.queue_state}` : ""}${call.channel === "sms" && state.unseenTexts.has(call.incident) ? " unseen" : ""}`,
           dataset: { callId: call.id, incidentId: call.incident || "" },
           tabindex: 0,
         },
@@ -372,7 +380,7 @@ function renderCalls() {
 // count in the title, the oldest caller's wait in large type.
 function renderAttention() {
   const waiting = waitingCallers();
-  const count = waiting.length + state.unseenSms.size;
+  const count = waiting.length + state.unseenTexts.size;
   const title = count ? `(${count}) ${baseTitle}` : baseTitle;
   if (document.title !== title) document.title = title;
   document.body.dataset.waiting = String(waiting.length);
@@ -409,6 +417,7 @@ function incidentCard(incident) {
       el("strong", { className: "ref", title: incident.reference }, incident.reference),
     ),
     incident.unroutable ? el("span", { className: "tag warn" }, gettext("unroutable")) : null,
+    state.unseenTexts.has(incident.id) ? el("span", { className: "tag new-text" }, gettext("new SMS")) : null,
     // The priority leads the second line: the whole reference keeps the first at 1366 px.
     el(
       "div",
@@ -438,7 +447,7 @@ function renderBoard() {
     const incidents = [...state.incidents.values()].filter((i) => i.status === status).sort(byUrgency);
     byId(`count-${status}`).textContent = String(incidents.length);
     const signature = incidents
-      .map((i) => `${i.id}:${i.updated_at}:${i.id === state.selectedId}:${i.priority}:${i.unroutable}`)
+      .map((i) => `${i.id}:${i.updated_at}:${i.id === state.selectedId}:${i.priority}:${i.unroutable}:${state.unseenTexts.has(i.id)}`)
       .concat([...state.assignments.values()].filter((a) => a.incident && incidents.some((i) => i.id === a.incident)).map((a) => `${a.id}:${a.status}`))
       .join("|");
     patchList(byId(`col-${status}`), signature, () => incidents.map(incidentCard));
@@ -508,7 +517,10 @@ function renderPanel() {
   const panel = byId("incident-panel");
   panel.hidden = !incident;
   byId("no-selection").hidden = Boolean(incident);
-  if (!incident) return;
+  if (!incident) {
+    conversation.render(null);
+    return;
+  }
   byId("detail-reference").textContent = incident.reference;
   byId("detail-status").replaceWith(Object.assign(badge("incident", incident.status), { id: "detail-status" }));
   const call = latestCallOf(incident.id);
@@ -530,6 +542,7 @@ function renderPanel() {
     state.filled = version;
   }
   fillClassification(call);
+  conversation.render(incident);
   const preview = byId("routing-preview");
   preview.textContent = previewText();
   preview.classList.toggle("blocked", Boolean(dispatchBlocker()) || state.preview?.agencies?.length === 0);
@@ -579,9 +592,11 @@ async function select(incidentId) {
     state.dirty = false;
     state.preview = null;
     state.filled = null;
+    conversation.reset();
+    conversation.open(incidentId);
   }
   state.selectedId = incidentId;
-  for (const call of state.calls.values()) if (call.incident === incidentId) state.unseenSms.delete(call.id);
+  state.unseenTexts.delete(incidentId);
   timeline.clear();
   render();
   try {
@@ -966,6 +981,9 @@ function onKey(event) {
     locationBox.input.focus();
   } else if (key === "j" || key === "k") {
     moveSelection(key === "j" ? 1 : -1);
+  } else if (key === "r" && state.selectedId) {
+    event.preventDefault();
+    conversation.focus();
   } else if (key === "h") {
     hangUp();
   } else if (key === "m") {
@@ -1003,6 +1021,7 @@ function onClick(event) {
 }
 
 function bindControls() {
+  conversation.bind();
   document.addEventListener("click", onClick);
   document.addEventListener("keydown", onKey);
   document.addEventListener("submit", (event) => {
@@ -1080,21 +1099,16 @@ async function loadState(user) {
 
 function onEvent(envelope) {
   const data = envelope.data || {};
-  if (data.call) {
-    const known = state.calls.has(data.call.id);
-    upsert(state.calls, data.call);
-    if (envelope.event === "call.created" && !known && data.call.channel === "sms") {
-      if (data.call.incident !== state.selectedId) state.unseenSms.add(data.call.id);
-      alarm.once();
-    }
-  }
+  if (data.call) upsert(state.calls, data.call);
   if (data.incident) storeIncident(state, data.incident);
   if (data.assignment) upsert(state.assignments, data.assignment);
   escalations.apply(envelope);
+  conversation.apply(envelope);
   if (envelope.incident && envelope.incident === state.selectedId) timeline.add(envelope);
-  for (const id of state.unseenSms) {
-    const incident = state.incidents.get(state.calls.get(id)?.incident);
-    if (incident && incident.status !== "new") state.unseenSms.delete(id);
+  // A text to an incident that has ended (closed, merged) no longer waits for anybody.
+  for (const id of state.unseenTexts) {
+    const incident = state.incidents.get(id);
+    if (incident && !config.incident.open.includes(incident.status)) state.unseenTexts.delete(id);
   }
   rerender();
 }

@@ -13,10 +13,11 @@ const LABELS = {
   classification: config.call.classifications,
   action: config.escalation.actions,
   delivery: config.delivery,
+  message: config.message.labels,
 };
 
 // The label of a value of one kind ("incident", "assignment", "call", "queue_state",
-// "classification", "action", "delivery"); the value itself when the server has none.
+// "classification", "action", "delivery", "message"); the value itself when the server has none.
 export function label(kind, value) {
   return LABELS[kind]?.[value] ?? value;
 }

@@ -224,6 +224,15 @@ function describeNotification(notification) {
   return say(sms ? gettext("SMS to %(recipient)s will be tried again") : gettext("Call to %(recipient)s will be tried again"), values);
 }
 
+// A text of the conversation, in the timeline: its first words, so the timeline reads as a
+// record without repeating the conversation panel.
+function describeMessage(action, message) {
+  const words = message.body.length > 60 ? `${message.body.slice(0, 60)}…` : message.body;
+  if (action === "message_received") return say(gettext("SMS from the caller: “%(text)s”"), { text: words });
+  if (action === "message_sent") return say(gettext("SMS to the caller: “%(text)s”"), { text: words });
+  return say(gettext("SMS to the caller: %(status)s"), { status: label("message", message.status) });
+}
+
 export function describeEvent(event, previousCall) {
   const data = event.data || {};
   const code = event.event;
@@ -245,6 +254,7 @@ export function describeEvent(event, previousCall) {
     return say(sentence, { agency, status: label("assignment", data.assignment.status) }) + note;
   }
   if (kind === "incident") {
+    if (action.startsWith("message_") && data.message) return describeMessage(action, data.message);
     if (action === "dispatched") {
       const agencies = (data.agencies || []).join(", ");
       return agencies ? say(gettext("Incident dispatched to %(agencies)s"), { agencies }) : INCIDENT_SENTENCES().dispatched;
