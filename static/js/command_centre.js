@@ -17,6 +17,7 @@ import {
   callerNumber,
   clock,
   el,
+  patchList,
   scheduler,
   startTicker,
   ticking,
@@ -160,19 +161,6 @@ function historyNote(call) {
     { className: `history${call.caller_history.pranks ? " pranks" : ""}`, title: gettext("A warning, never a reason to refuse: a prank caller may have a real emergency today.") },
     text,
   );
-}
-
-// Rebuild a list only when what it shows changed, and give back the focus a rebuild took away
-// (an operator tabbing through callers must not lose their place to an unrelated event).
-function patchList(list, signature, build) {
-  if (list.dataset.signature === signature) return;
-  list.dataset.signature = signature;
-  const active = list.contains(document.activeElement) ? document.activeElement : null;
-  list.replaceChildren(...build());
-  if (!active) return;
-  // The same element (the reason form is kept), else its successor with the same data-focus.
-  const again = active.isConnected ? active : active.dataset.focus && list.querySelector(`[data-focus="${active.dataset.focus}"]`);
-  again?.focus();
 }
 
 function callSignature(calls) {

@@ -48,6 +48,19 @@ export function badge(kind, status) {
   return el("span", { className: `badge s-${status}` }, label(kind, status));
 }
 
+// Rebuild a list only when what it shows changed, and give back the focus a rebuild took away
+// (an operator tabbing through callers must not lose their place to an unrelated event).
+export function patchList(list, signature, build) {
+  if (list.dataset.signature === signature) return;
+  list.dataset.signature = signature;
+  const active = list.contains(document.activeElement) ? document.activeElement : null;
+  list.replaceChildren(...build());
+  if (!active) return;
+  // The same element (a form is kept), else its successor with the same data-focus.
+  const again = active.isConnected ? active : active.dataset.focus && list.querySelector(`[data-focus="${active.dataset.focus}"]`);
+  again?.focus();
+}
+
 // Re-render at most once per frame however many events arrive.
 export function scheduler(render) {
   let queued = false;
@@ -124,6 +137,15 @@ export function timelineItem(event, previousCall) {
 
 function say(format, values) {
   return interpolate(format, values, true);
+}
+
+// A translated sentence with nodes in its %(name)s places (a reference kept on one line, a
+// ticking age), for el(); the translation decides the word order.
+export function sayWith(format, values) {
+  return format.split(/(%\(\w+\)s)/).map((part) => {
+    const name = /^%\((\w+)\)s$/.exec(part)?.[1];
+    return name && name in values ? values[name] : part;
+  });
 }
 
 export function callerNumber(call) {
