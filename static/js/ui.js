@@ -178,6 +178,7 @@ const INCIDENT_SENTENCES = () => ({
   resolved: gettext("Incident resolved"),
   closed: gettext("Incident closed"),
   cancelled: gettext("Incident cancelled"),
+  merged: gettext("Closed as a duplicate of another incident"),
   unroutable: gettext("No routing rule matches: choose the agencies by hand."),
 });
 
@@ -271,12 +272,20 @@ export function describeEvent(event, previousCall) {
       const agencies = (data.agencies || []).join(", ");
       return agencies ? say(gettext("Incident dispatched to %(agencies)s"), { agencies }) : INCIDENT_SENTENCES().dispatched;
     }
-    if (action === "updated") {
-      const names = FIELD_NAMES();
-      const fields = (data.changed || []).map((field) => names[field] || field).join(", ");
-      return fields ? say(gettext("Details changed: %(fields)s"), { fields }) : gettext("Details changed");
-    }
+    if (action === "updated") return describeUpdate(data);
     return (INCIDENT_SENTENCES()[action] || label("incident", data.incident?.status || action)) + note;
   }
   return gettext("Update") + note;
+}
+
+// An operator's edit names its fields; a handset position, a merge and a linked call say what
+// happened instead.
+function describeUpdate(data) {
+  const changed = data.changed || [];
+  if (changed.includes("aml_at")) return gettext("Position received from the caller's handset (AML)");
+  if (data.merged_from) return gettext("A duplicate incident was merged into this one");
+  if (data.calls && !changed.length) return gettext("Another call joined this incident");
+  const names = FIELD_NAMES();
+  const fields = changed.map((field) => names[field] || field).join(", ");
+  return fields ? say(gettext("Details changed: %(fields)s"), { fields }) : gettext("Details changed");
 }
