@@ -9,6 +9,7 @@ import { Combobox } from "./combobox.js";
 import { config, label, takenBack } from "./config.js";
 import { EscalationBoard } from "./escalations.js";
 import { LiveFeed, showConnection } from "./live.js";
+import { handsetBadge, renderHandsetPosition } from "./location.js";
 import { PhonePanel } from "./phone_panel.js";
 import { storeIncident, Timeline, upsert } from "./store.js";
 import {
@@ -397,6 +398,7 @@ function incidentCard(incident) {
       el("strong", { className: "ref", title: incident.reference }, incident.reference),
     ),
     incident.unroutable ? el("span", { className: "tag warn" }, gettext("unroutable")) : null,
+    handsetBadge(incident),
     // The priority leads the second line: the whole reference keeps the first at 1366 px.
     el(
       "div",
@@ -501,6 +503,7 @@ function renderPanel() {
   byId("detail-status").replaceWith(Object.assign(badge("incident", incident.status), { id: "detail-status" }));
   const call = latestCallOf(incident.id);
   byId("detail-caller").textContent = call ? callerNumber(call) : "";
+  renderHandsetPosition(byId("detail-position"), incident);
   const history = call ? historyText(call.caller_history) : "";
   byId("detail-history").hidden = !history;
   byId("detail-history").textContent = history ? `${gettext("Caller history:")} ${history} — ${gettext("a warning, not a reason to refuse.")}` : "";
