@@ -7,6 +7,7 @@ import { api, explain, fetchAll, labelIn } from "./api.js";
 import { Alarm } from "./alarm.js";
 import { Combobox } from "./combobox.js";
 import { config, label, takenBack } from "./config.js";
+import { DuplicateHints } from "./duplicates.js";
 import { EscalationBoard } from "./escalations.js";
 import { LiveFeed, showConnection } from "./live.js";
 import { handsetBadge, renderHandsetPosition } from "./location.js";
@@ -56,6 +57,15 @@ const phone = new PhonePanel({
 const escalations = new EscalationBoard({
   onAlert: () => alarm.once(),
   incidentStatus: (id) => state.incidents.get(id)?.status,
+});
+const duplicates = new DuplicateHints({
+  incidentOf: (id) => state.incidents.get(id),
+  callsOf: (id) => [...state.calls.values()].filter((call) => call.incident === id),
+  latestCallOf: (id) => latestCallOf(id),
+  describe: (incident) => `${categoryName(incident.category)} · ${areaName(incident.area) || "—"}`,
+  select: (id) => select(id),
+  merged: (target) => storeIncident(state, target),
+  linked: (call) => upsert(state.calls, call),
 });
 const baseTitle = document.title;
 
@@ -504,6 +514,7 @@ function renderPanel() {
   const call = latestCallOf(incident.id);
   byId("detail-caller").textContent = call ? callerNumber(call) : "";
   renderHandsetPosition(byId("detail-position"), incident);
+  duplicates.render();
   const history = call ? historyText(call.caller_history) : "";
   byId("detail-history").hidden = !history;
   byId("detail-history").textContent = history ? `${gettext("Caller history:")} ${history} — ${gettext("a warning, not a reason to refuse.")}` : "";
@@ -574,6 +585,7 @@ async function select(incidentId) {
   state.selectedId = incidentId;
   for (const call of state.calls.values()) if (call.incident === incidentId) state.unseenSms.delete(call.id);
   timeline.clear();
+  duplicates.follow(incidentId);
   render();
   try {
     if (!state.incidents.has(incidentId)) storeIncident(state, await api(`/api/v1/incidents/${incidentId}/`));
@@ -955,6 +967,8 @@ function onKey(event) {
   } else if (key === "l" && state.selectedId) {
     event.preventDefault();
     locationBox.input.focus();
+  } else if (key === "d" && state.selectedId) {
+    if (duplicates.focus()) event.preventDefault();
   } else if (key === "j" || key === "k") {
     moveSelection(key === "j" ? 1 : -1);
   } else if (key === "h") {
@@ -1079,7 +1093,10 @@ function onEvent(envelope) {
       alarm.once();
     }
   }
-  if (data.incident) storeIncident(state, data.incident);
+  if (data.incident) {
+    storeIncident(state, data.incident);
+    duplicates.observe(data.incident);
+  }
   if (data.assignment) upsert(state.assignments, data.assignment);
   escalations.apply(envelope);
   if (envelope.incident && envelope.incident === state.selectedId) timeline.add(envelope);
