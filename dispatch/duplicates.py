@@ -6,9 +6,17 @@ import math
 from datetime import timedelta
 
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from agencies.models import Area
 from dispatch.models import Incident
+
+# Why an incident may be the same emergency, as the consoles word it.
+REASONS = {
+    "same_caller": _("same caller"),
+    "same_place": _("same category and kelurahan"),
+    "near": _("handset positions close together"),
+}
 
 SAME_CALLER_WITHIN = timedelta(hours=1)
 SAME_PLACE_WITHIN = timedelta(minutes=30)

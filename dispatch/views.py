@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.defaults import server_error
 
 from agencies.models import EscalationAction
-from dispatch import escalation, incidents
+from dispatch import duplicates, escalation, incidents
 from dispatch.models import Assignment, Incident, Notification
 from telephony.softphone import softphone_configured
 
@@ -105,6 +105,9 @@ def console_config():
             "labels": labels(Incident.Status.choices),
             "open": [str(s) for s in Incident.OPEN_STATUSES],
             "board": [str(s) for s in BOARD_STATUSES],
+            "location_sources": labels(Incident.LocationSource.choices),
+            "aml_methods": labels(Incident.AMLMethod.choices),
+            "similar_reasons": labels(duplicates.REASONS.items()),
         },
         "assignment": {
             "labels": labels(Assignment.Status.choices),

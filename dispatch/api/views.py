@@ -183,9 +183,7 @@ class RoutingPreviewSerializer(serializers.Serializer):
 class SimilarIncidentSerializer(IncidentSummarySerializer):
     """For the schema: an incident summary and why it may be the same emergency."""
 
-    reasons = serializers.ListField(
-        child=serializers.ChoiceField(choices=["same_caller", "same_place", "near"])
-    )
+    reasons = serializers.ListField(child=serializers.ChoiceField(choices=list(duplicates.REASONS)))
 
     class Meta(IncidentSummarySerializer.Meta):
         fields = [*IncidentSummarySerializer.Meta.fields, "reasons"]

@@ -8,8 +8,10 @@ import { Alarm } from "./alarm.js";
 import { Combobox } from "./combobox.js";
 import { config, label, takenBack } from "./config.js";
 import { Conversation } from "./conversation.js";
+import { DuplicateHints } from "./duplicates.js";
 import { EscalationBoard } from "./escalations.js";
 import { LiveFeed, showConnection } from "./live.js";
+import { handsetBadge, renderHandsetPosition } from "./location.js";
 import { PhonePanel } from "./phone_panel.js";
 import { storeIncident, Timeline, upsert } from "./store.js";
 import {
@@ -18,6 +20,7 @@ import {
   callerNumber,
   clock,
   el,
+  patchList,
   scheduler,
   startTicker,
   ticking,
@@ -62,6 +65,15 @@ const conversation = new Conversation({
     if (message.incident !== state.selectedId) state.unseenTexts.add(message.incident);
     alarm.once();
   },
+});
+const duplicates = new DuplicateHints({
+  incidentOf: (id) => state.incidents.get(id),
+  callsOf: (id) => [...state.calls.values()].filter((call) => call.incident === id),
+  latestCallOf: (id) => latestCallOf(id),
+  describe: (incident) => `${categoryName(incident.category)} · ${areaName(incident.area) || "—"}`,
+  select: (id) => select(id),
+  merged: (target) => storeIncident(state, target),
+  linked: (call) => upsert(state.calls, call),
 });
 const baseTitle = document.title;
 
@@ -168,19 +180,6 @@ function historyNote(call) {
     { className: `history${call.caller_history.pranks ? " pranks" : ""}`, title: gettext("A warning, never a reason to refuse: a prank caller may have a real emergency today.") },
     text,
   );
-}
-
-// Rebuild a list only when what it shows changed, and give back the focus a rebuild took away
-// (an operator tabbing through callers must not lose their place to an unrelated event).
-function patchList(list, signature, build) {
-  if (list.dataset.signature === signature) return;
-  list.dataset.signature = signature;
-  const active = list.contains(document.activeElement) ? document.activeElement : null;
-  list.replaceChildren(...build());
-  if (!active) return;
-  // The same element (the reason form is kept), else its successor with the same data-focus.
-  const again = active.isConnected ? active : active.dataset.focus && list.querySelector(`[data-focus="${active.dataset.focus}"]`);
-  again?.focus();
 }
 
 function callSignature(calls) {
@@ -418,6 +417,7 @@ function incidentCard(incident) {
     ),
     incident.unroutable ? el("span", { className: "tag warn" }, gettext("unroutable")) : null,
     state.unseenTexts.has(incident.id) ? el("span", { className: "tag new-text" }, gettext("new SMS")) : null,
+    handsetBadge(incident),
     // The priority leads the second line: the whole reference keeps the first at 1366 px.
     el(
       "div",
@@ -525,6 +525,8 @@ function renderPanel() {
   byId("detail-status").replaceWith(Object.assign(badge("incident", incident.status), { id: "detail-status" }));
   const call = latestCallOf(incident.id);
   byId("detail-caller").textContent = call ? callerNumber(call) : "";
+  renderHandsetPosition(byId("detail-position"), incident);
+  duplicates.render();
   const history = call ? historyText(call.caller_history) : "";
   byId("detail-history").hidden = !history;
   byId("detail-history").textContent = history ? `${gettext("Caller history:")} ${history} — ${gettext("a warning, not a reason to refuse.")}` : "";
@@ -598,6 +600,7 @@ async function select(incidentId) {
   state.selectedId = incidentId;
   state.unseenTexts.delete(incidentId);
   timeline.clear();
+  duplicates.follow(incidentId);
   render();
   try {
     if (!state.incidents.has(incidentId)) storeIncident(state, await api(`/api/v1/incidents/${incidentId}/`));
@@ -979,6 +982,8 @@ function onKey(event) {
   } else if (key === "l" && state.selectedId) {
     event.preventDefault();
     locationBox.input.focus();
+  } else if (key === "d" && state.selectedId) {
+    if (duplicates.focus()) event.preventDefault();
   } else if (key === "j" || key === "k") {
     moveSelection(key === "j" ? 1 : -1);
   } else if (key === "r" && state.selectedId) {
@@ -1100,7 +1105,10 @@ async function loadState(user) {
 function onEvent(envelope) {
   const data = envelope.data || {};
   if (data.call) upsert(state.calls, data.call);
-  if (data.incident) storeIncident(state, data.incident);
+  if (data.incident) {
+    storeIncident(state, data.incident);
+    duplicates.observe(data.incident);
+  }
   if (data.assignment) upsert(state.assignments, data.assignment);
   escalations.apply(envelope);
   conversation.apply(envelope);

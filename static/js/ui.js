@@ -48,6 +48,19 @@ export function badge(kind, status) {
   return el("span", { className: `badge s-${status}` }, label(kind, status));
 }
 
+// Rebuild a list only when what it shows changed, and give back the focus a rebuild took away
+// (an operator tabbing through callers must not lose their place to an unrelated event).
+export function patchList(list, signature, build) {
+  if (list.dataset.signature === signature) return;
+  list.dataset.signature = signature;
+  const active = list.contains(document.activeElement) ? document.activeElement : null;
+  list.replaceChildren(...build());
+  if (!active) return;
+  // The same element (a form is kept), else its successor with the same data-focus.
+  const again = active.isConnected ? active : active.dataset.focus && list.querySelector(`[data-focus="${active.dataset.focus}"]`);
+  again?.focus();
+}
+
 // Re-render at most once per frame however many events arrive.
 export function scheduler(render) {
   let queued = false;
@@ -126,6 +139,15 @@ function say(format, values) {
   return interpolate(format, values, true);
 }
 
+// A translated sentence with nodes in its %(name)s places (a reference kept on one line, a
+// ticking age), for el(); the translation decides the word order.
+export function sayWith(format, values) {
+  return format.split(/(%\(\w+\)s)/).map((part) => {
+    const name = /^%\((\w+)\)s$/.exec(part)?.[1];
+    return name && name in values ? values[name] : part;
+  });
+}
+
 export function callerNumber(call) {
   return call.direction === "outbound" ? call.to_number : call.from_number;
 }
@@ -156,6 +178,7 @@ const INCIDENT_SENTENCES = () => ({
   resolved: gettext("Incident resolved"),
   closed: gettext("Incident closed"),
   cancelled: gettext("Incident cancelled"),
+  merged: gettext("Closed as a duplicate of another incident"),
   unroutable: gettext("No routing rule matches: choose the agencies by hand."),
 });
 
@@ -259,12 +282,20 @@ export function describeEvent(event, previousCall) {
       const agencies = (data.agencies || []).join(", ");
       return agencies ? say(gettext("Incident dispatched to %(agencies)s"), { agencies }) : INCIDENT_SENTENCES().dispatched;
     }
-    if (action === "updated") {
-      const names = FIELD_NAMES();
-      const fields = (data.changed || []).map((field) => names[field] || field).join(", ");
-      return fields ? say(gettext("Details changed: %(fields)s"), { fields }) : gettext("Details changed");
-    }
+    if (action === "updated") return describeUpdate(data);
     return (INCIDENT_SENTENCES()[action] || label("incident", data.incident?.status || action)) + note;
   }
   return gettext("Update") + note;
+}
+
+// An operator's edit names its fields; a handset position, a merge and a linked call say what
+// happened instead.
+function describeUpdate(data) {
+  const changed = data.changed || [];
+  if (changed.includes("aml_at")) return gettext("Position received from the caller's handset (AML)");
+  if (data.merged_from) return gettext("A duplicate incident was merged into this one");
+  if (data.calls && !changed.length) return gettext("Another call joined this incident");
+  const names = FIELD_NAMES();
+  const fields = changed.map((field) => names[field] || field).join(", ");
+  return fields ? say(gettext("Details changed: %(fields)s"), { fields }) : gettext("Details changed");
 }

@@ -14,7 +14,7 @@ from django.utils import translation
 
 from agencies.models import EscalationAction, validate_escalation_steps
 from calls.models import CALL_STATUS_RANK, Call
-from dispatch import escalation, incidents, views
+from dispatch import duplicates, escalation, incidents, views
 from dispatch.models import Assignment, Incident, Notification
 from tests.dispatch.test_escalation import (
     dispatch_at,
@@ -159,6 +159,20 @@ def test_the_config_labels_every_status():
     assert set(config["call"]["queue_states"]) == set(Call.QueueState.values)
     assert set(config["call"]["classifications"]) == set(Call.Classification.values)
     assert set(config["delivery"]) == set(Notification.Status.values)
+
+
+def test_the_config_words_handset_positions_and_duplicates():
+    """The incident panel says how the handset positioned, where the position came from and
+    why another incident may be the same emergency, in the page's language."""
+    incident = views.console_config()["incident"]
+    assert set(incident["aml_methods"]) == set(Incident.AMLMethod.values)
+    assert set(incident["location_sources"]) == set(Incident.LocationSource.values)
+    assert list(incident["similar_reasons"]) == list(duplicates.REASONS)
+    assert list(duplicates.REASONS) == ["same_caller", "same_place", "near"]  # CONTRACT §10
+    with translation.override("en"):
+        english = views.console_config()["incident"]
+    assert english["aml_methods"]["C"] == "Cell"
+    assert english["similar_reasons"]["same_caller"] == "same caller"
 
 
 def page_config(response):
