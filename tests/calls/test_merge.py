@@ -43,6 +43,8 @@ def test_a_duplicate_is_merged_into_the_first_report(operator):
     assert merged.incident_id == duplicate.pk and merged.data["into"] == first.pk
     told = IncidentEvent.objects.filter(incident=first, type="incident.updated").last()
     assert told.data["merged_from"] == duplicate.pk and told.data["calls"] == [second.pk]
+    # The target's event already lists the moved call among the incident's calls.
+    assert sorted(told.data["incident"]["calls"]) == sorted([first_call.pk, second.pk])
 
 
 def test_the_duplicates_agencies_are_told_their_assignments_are_cancelled(operator):
@@ -150,6 +152,7 @@ def test_a_call_leaves_an_incident_that_holds_other_calls_alone(operator):
     assert Call.objects.get(pk=first.pk).incident_id == known.pk
     told = IncidentEvent.objects.filter(incident=known, type="incident.updated").last()
     assert told.data["calls"] == [first.pk]
+    assert first.pk in told.data["incident"]["calls"]
 
 
 def test_linking_to_a_closed_or_unknown_incident(operator):
