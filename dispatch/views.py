@@ -42,35 +42,35 @@ MESSAGE_STATUS_LABELS = {
 BOARD_STATUSES = (*Incident.OPEN_STATUSES, Incident.Status.RESOLVED)
 
 
+# The questions an operator texts most: (button, text). The button is in the page's language;
+# the text is in Bahasa Indonesia whatever the operator's screen speaks: it goes to the caller.
+QUICK_REPLIES = [
+    (
+        _("Location?"),
+        "Mohon kirim lokasi Anda: nama jalan, nomor rumah, RT/RW, kelurahan, dan patokan terdekat.",
+    ),
+    (
+        _("Injured?"),
+        "Apakah ada korban luka atau orang terjebak? Berapa orang dan bagaimana kondisinya?",
+    ),
+    (_("Safe?"), "Apakah Anda sekarang berada di tempat yang aman?"),
+    (
+        _("Help is on the way"),
+        "Bantuan sedang menuju lokasi Anda. Tetap di tempat yang aman dan jangan matikan "
+        "ponsel Anda.",
+    ),
+    (
+        _("Call 112 if you can"),
+        "Jika aman untuk berbicara, silakan telepon 112. Jika tidak, balas SMS ini.",
+    ),
+]
+
+
 def quick_replies():
-    """The questions an operator texts most. The button is in the page's language; the text
-    is in Bahasa Indonesia whatever the operator's screen speaks: it goes to the caller."""
-    sender = f"112 {settings.CITY_NAME}:"
+    """The quick replies, each text signed with the centre's name."""
     return [
-        {
-            "label": str(_("Location?")),
-            "text": f"{sender} Mohon kirim lokasi Anda: nama jalan, nomor rumah, RT/RW, "
-            "kelurahan, dan patokan terdekat.",
-        },
-        {
-            "label": str(_("Injured?")),
-            "text": f"{sender} Apakah ada korban luka atau orang terjebak? Berapa orang dan "
-            "bagaimana kondisinya?",
-        },
-        {
-            "label": str(_("Safe?")),
-            "text": f"{sender} Apakah Anda sekarang berada di tempat yang aman?",
-        },
-        {
-            "label": str(_("Help is on the way")),
-            "text": f"{sender} Bantuan sedang menuju lokasi Anda. Tetap di tempat yang aman "
-            "dan jangan matikan ponsel Anda.",
-        },
-        {
-            "label": str(_("Call 112 if you can")),
-            "text": f"{sender} Jika aman untuk berbicara, silakan telepon 112. Jika tidak, "
-            "balas SMS ini.",
-        },
+        {"label": str(button), "text": f"112 {settings.CITY_NAME}: {text}"}
+        for button, text in QUICK_REPLIES
     ]
 
 
