@@ -1,7 +1,15 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
-from agencies.models import Agency, Area, Category, EscalationPolicy, RoutingRule, User
+from agencies.models import (
+    Agency,
+    Area,
+    Category,
+    ConfigChange,
+    EscalationPolicy,
+    RoutingRule,
+    User,
+)
 
 
 @admin.register(Area)
@@ -46,3 +54,22 @@ class DispatchUserAdmin(UserAdmin):
         *UserAdmin.add_fieldsets,
         ("112", {"fields": ["role", "agency", "phone"]}),
     ]
+
+
+@admin.register(ConfigChange)
+class ConfigChangeAdmin(admin.ModelAdmin):
+    """The audit log, to read: nobody adds, changes or deletes an entry (the database refuses
+    the last two on PostgreSQL anyway)."""
+
+    list_display = ["at", "actor", "area", "action", "object_repr", "via"]
+    list_filter = ["area", "action", "via"]
+    search_fields = ["object_repr", "actor__username"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

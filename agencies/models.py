@@ -5,6 +5,7 @@ from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -94,12 +95,13 @@ def validate_escalation_steps(steps):
             )
         if after > MAX_STEP_SECONDS:
             raise ValidationError(
-                _("Step %(n)s: after_seconds may be at most %(max)s (a week)."),
-                params={"n": index, "max": MAX_STEP_SECONDS},
+                _("Step %(n)s: the delay (after_seconds) may be at most a week."),
+                params={"n": index},
             )
         if after <= previous:
             raise ValidationError(
-                _("Step %(n)s: after_seconds must grow from step to step."), params={"n": index}
+                _("Step %(n)s: the delay (after_seconds) must be longer than the step before."),
+                params={"n": index},
             )
         if step["action"] not in EscalationAction.values:
             raise ValidationError(
@@ -229,3 +231,54 @@ class User(AbstractUser):
             raise ValidationError({"agency": _("Agency staff must belong to an agency.")})
         if self.role != self.Role.AGENCY_STAFF and self.agency_id:
             raise ValidationError({"agency": _("Only agency staff can belong to an agency.")})
+
+
+class ConfigArea(models.TextChoices):
+    """The parts of the configuration the desk (/config/) shows; agencies.rights says who may
+    view or change each, and every change to one is a ConfigChange."""
+
+    ROUTING = "routing", _("Routing rules")
+    POLICIES = "policies", _("Escalation policies")
+    AGENCIES = "agencies", _("Agencies")
+    USERS = "users", _("Users")
+
+
+class ConfigChange(models.Model):
+    """One change to the configuration, written in the change's own transaction
+    (agencies.audit). Append-only: on PostgreSQL a trigger (migration 0004) rejects UPDATE
+    and DELETE, so not even a bug or the Django admin can rewrite the history."""
+
+    class Action(models.TextChoices):
+        CREATE = "create", _("Created")
+        UPDATE = "update", _("Changed")
+        DELETE = "delete", _("Deleted")
+        DEACTIVATE = "deactivate", _("Deactivated")
+        REACTIVATE = "reactivate", _("Reactivated")
+        PASSWORD_RESET = "password_reset", _("Password reset")
+
+    class Via(models.TextChoices):
+        DESK = "desk", _("Configuration page")
+        API = "api", _("API")
+        ADMIN = "admin", _("Django admin")
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    # PROTECT: someone who changed the configuration stays on record (people are deactivated,
+    # not deleted); null only for changes made outside a request (a shell, a command).
+    actor = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="config_changes"
+    )
+    area = models.CharField(max_length=16, choices=ConfigArea.choices)
+    object_id = models.CharField(max_length=64)
+    object_repr = models.CharField(max_length=200)
+    action = models.CharField(max_length=16, choices=Action.choices)
+    via = models.CharField(max_length=8, choices=Via.choices)
+    # The object's fields before and after (agencies.audit.snapshot), never a password hash.
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["area", "-at"], name="configchange_area_at")]
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.area} {self.object_repr}"

@@ -1,6 +1,7 @@
 """REST API (CONTRACT §5). Views are thin: visibility comes from `dispatch.visibility`, state
 changes from `dispatch.incidents`; these only translate HTTP."""
 
+from django.db import transaction
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
@@ -17,7 +18,16 @@ from rest_framework.views import APIView
 from accounts.serializers import TokenRequestSerializer
 from accounts.signin import LockedOut, LoginThrottle, is_locked_out
 from accounts.tokens import current_token, revoke_tokens
-from agencies.models import Agency, Area, Category, EscalationPolicy, RoutingRule, User
+from agencies import audit
+from agencies.models import (
+    Agency,
+    Area,
+    Category,
+    ConfigChange,
+    EscalationPolicy,
+    RoutingRule,
+    User,
+)
 from agencies.serializers import (
     AgencySerializer,
     AreaSerializer,
@@ -114,7 +124,44 @@ class CategoryViewSet(viewsets.ModelViewSet):
     lookup_value_regex = CODE_LOOKUP_REGEX
 
 
-class AgencyViewSet(viewsets.ModelViewSet):
+class AuditedChanges:
+    """Every change made through a configuration endpoint goes into the configuration audit
+    log (agencies.audit), in the change's own transaction, as the /config/ pages' do."""
+
+    def audit_action(self, serializer):
+        """What an update did when the fields alone cannot tell (a password reset)."""
+        return None
+
+    def save_audited(self, instance, save, action=None):
+        with transaction.atomic():
+            before = audit.locked_state(instance)
+            save()
+            audit.record(
+                self.request.user, instance, before, via=ConfigChange.Via.API, action=action
+            )
+
+    def perform_create(self, serializer):
+        with transaction.atomic():
+            serializer.save()
+            audit.record(self.request.user, serializer.instance, None, via=ConfigChange.Via.API)
+
+    def perform_update(self, serializer):
+        self.save_audited(serializer.instance, serializer.save, self.audit_action(serializer))
+
+    def perform_destroy(self, instance):
+        with transaction.atomic():
+            before = audit.locked_state(instance)
+            audit.record(
+                self.request.user,
+                instance,
+                before,
+                via=ConfigChange.Via.API,
+                action=ConfigChange.Action.DELETE,
+            )
+            instance.delete()
+
+
+class AgencyViewSet(AuditedChanges, viewsets.ModelViewSet):
     queryset = Agency.objects.all()
     serializer_class = AgencySerializer
     permission_classes = [ReadAllWriteAdmin]
@@ -122,27 +169,32 @@ class AgencyViewSet(viewsets.ModelViewSet):
     lookup_value_regex = CODE_LOOKUP_REGEX
 
 
-class RoutingRuleViewSet(viewsets.ModelViewSet):
+class RoutingRuleViewSet(AuditedChanges, viewsets.ModelViewSet):
     queryset = RoutingRule.objects.select_related("category", "area").prefetch_related("agencies")
     serializer_class = RoutingRuleSerializer
     permission_classes = [IsAdmin]
 
 
-class EscalationPolicyViewSet(viewsets.ModelViewSet):
+class EscalationPolicyViewSet(AuditedChanges, viewsets.ModelViewSet):
     queryset = EscalationPolicy.objects.all()
     serializer_class = EscalationPolicySerializer
     permission_classes = [IsAdmin]
 
 
-class UserViewSet(viewsets.ModelViewSet):
+class UserViewSet(AuditedChanges, viewsets.ModelViewSet):
     queryset = User.objects.select_related("agency")
     serializer_class = UserSerializer
     permission_classes = [IsAdmin]
 
+    def audit_action(self, serializer):
+        if serializer.validated_data.get("password"):
+            return ConfigChange.Action.PASSWORD_RESET
+        return None
+
     def perform_destroy(self, instance):
         # People leave; their name stays on the timeline. Deactivate instead of deleting.
         instance.is_active = False
-        instance.save(update_fields=["is_active"])
+        self.save_audited(instance, lambda: instance.save(update_fields=["is_active"]))
 
 
 def incident_queryset(user):
