@@ -354,9 +354,12 @@ def entry(admin_user, cilegon):
     ],
 )
 def test_the_database_refuses_to_rewrite_the_log(entry, statement):
-    with pytest.raises(DatabaseError, match="append-only"):
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(statement, [entry.pk])
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(statement, [entry.pk])
     entry.refresh_from_db()
     assert entry.object_repr != "forged"
 
