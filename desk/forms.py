@@ -107,7 +107,8 @@ class StepForm(forms.Form):
     delay_minutes = forms.IntegerField(
         label=_("After (minutes)"), min_value=1, max_value=MAX_STEP_SECONDS // 60
     )
-    action = forms.ChoiceField(label=_("Action"), choices=EscalationAction.choices)
+    # A blank first choice, so that a row nobody touched is no step rather than an error.
+    action = forms.ChoiceField(label=_("Action"), choices=[("", "—"), *EscalationAction.choices])
 
 
 class BaseStepFormSet(forms.BaseFormSet):
