@@ -171,7 +171,7 @@ class RoutingRule(models.Model):
     def __str__(self):
         category = self.category.code if self.category_id else "*"
         area = self.area.code if self.area_id else "*"
-        return f"{category} @ {area} (priority {self.priority})"
+        return f"#{self.pk} {category} @ {area}"
 
     def clean(self):
         if self.area_id and self.area.kind != Area.Kind.KECAMATAN:

@@ -40,7 +40,7 @@ def test_a_supervisor_edits_a_routing_rule_and_the_simulator_shows_the_new_agenc
     )
     expect(supervisor.locator(f"#rule-{rule.pk}")).to_have_class("matched")
 
-    supervisor.get_by_role("link", name=f"Ubah #{rule.pk}").click()
+    supervisor.get_by_role("link", name=f"Ubah #{rule.pk}", exact=True).click()
     supervisor.get_by_label("DPKP · ", exact=False).uncheck()
     supervisor.get_by_label("BPBD · ", exact=False).check()
     supervisor.get_by_role("button", name="Simpan").click()
