@@ -39,6 +39,7 @@ class ChoicesFilter(django_filters.BaseInFilter, django_filters.ChoiceFilter):
         )
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class CodeFilter(django_filters.ModelChoiceFilter):
     """`?agency=DPKP`: a code of the queryset; an unknown one is a 400."""
 

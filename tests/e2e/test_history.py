@@ -53,6 +53,7 @@ def test_a_closed_incident_is_found_by_the_callers_number(console, live):
     dialog = operator.locator("#close-dialog")
     expect(dialog).to_be_visible()
     expect(dialog).to_contain_text("Alarm palsu")
+    operator.screenshot(path=SCREENSHOTS / "close-reason.png")
     operator.keyboard.press("2")
     expect(dialog).to_be_hidden()
     expect(operator.locator("#timeline")).to_contain_text("Kejadian ditutup: Alarm palsu")
