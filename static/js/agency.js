@@ -2,13 +2,16 @@
 // until someone acknowledges it; staff then report progress or decline with a reason.
 
 import { api, explain, fetchAll } from "./api.js";
-import { config } from "./config.js";
+import { config, label } from "./config.js";
 import { LiveFeed, showConnection } from "./live.js";
 import { storeIncident, Timeline, upsert } from "./store.js";
 import { badge, byId, el, scheduler, startTicker, ticking, wib } from "./ui.js";
 import { Alarm } from "./alarm.js";
 
 const ACTIVE = config.assignment.active;
+const FINISHED = Object.keys(config.assignment.labels).filter((status) => !ACTIVE.includes(status));
+// How many finished assignments the console keeps to look back on.
+const DONE_SHOWN = 50;
 
 // The reports the server accepts from this status. It takes progress on a waiting assignment
 // too, but here progress starts with an acknowledgement: one stray click must not close a
@@ -25,7 +28,7 @@ const state = {
   categories: new Map(),
   selectedId: null,
 };
-const alarm = new Alarm();
+const alarm = new Alarm({ onChange: () => rerender() });
 const timeline = new Timeline();
 
 function areaLabel(code) {
@@ -51,6 +54,74 @@ function queue() {
     .sort((a, b) => rank(a) - rank(b) || a.created_at.localeCompare(b.created_at));
 }
 
+function waiting() {
+  return queue().filter((a) => a.status === "pending");
+}
+
+function finished() {
+  const at = (a) => a.completed_at || a.declined_at || a.updated_at;
+  return [...state.assignments.values()]
+    .filter((a) => FINISHED.includes(a.status))
+    .sort((a, b) => at(b).localeCompare(at(a)))
+    .slice(0, DONE_SHOWN);
+}
+
+// Unacknowledged work fills the top of the screen, flashing, each card with its wait ticking
+// and the key that takes it: nobody can overlook it beside an empty panel.
+function renderWaitingWork() {
+  const cards = waiting();
+  byId("waiting-work").hidden = cards.length === 0;
+  byId("waiting-cards").replaceChildren(
+    ...cards.map((a) => {
+      const incident = state.incidents.get(a.incident) || {};
+      return el(
+        "li",
+        { className: "waiting-card", dataset: { waitingAssignment: a.id, reference: a.incident_reference } },
+        el(
+          "div",
+          { className: "card-head" },
+          el("strong", { className: "ref" }, a.incident_reference),
+          incident.priority ? el("span", { className: `prio p${incident.priority}` }, `P${incident.priority}`) : null,
+          a.escalation_level ? el("span", { className: "tag escalated" }, `${gettext("escalated")} ${a.escalation_level}`) : null,
+          ticking(a.created_at, { format: "clock", className: "tick wait" }),
+        ),
+        el("div", { className: "what" }, categoryLabel(incident.category), " · ", areaLabel(incident.area)),
+        incident.address ? el("div", { className: "where" }, incident.address) : null,
+        incident.description ? el("div", { className: "pre clip" }, incident.description) : null,
+        el("button", { type: "button", className: "primary big", dataset: { acknowledge: a.id } }, gettext("Acknowledge"), " ", el("kbd", {}, "A")),
+      );
+    }),
+  );
+}
+
+function renderCounts() {
+  const counts = new Map();
+  for (const a of state.assignments.values()) counts.set(a.status, (counts.get(a.status) || 0) + 1);
+  byId("status-counts").replaceChildren(
+    ...ACTIVE.map((status) =>
+      el("span", { className: `count-chip s-${status}`, dataset: { status } }, `${label("assignment", status)} `, el("strong", {}, String(counts.get(status) || 0))),
+    ),
+  );
+}
+
+function renderDone() {
+  const done = finished();
+  byId("done-count").textContent = String(done.length);
+  byId("done-list").replaceChildren(
+    ...done.map((a) =>
+      el(
+        "li",
+        { className: `item assignment s-${a.status}${a.id === state.selectedId ? " selected" : ""}`, dataset: { assignmentId: a.id, reference: a.incident_reference, status: a.status }, tabindex: 0 },
+        el("strong", {}, a.incident_reference),
+        " ",
+        badge("assignment", a.status),
+        el("div", { className: "meta" }, wib(a.completed_at || a.declined_at || a.updated_at)),
+        a.note ? el("div", { className: "pre clip" }, a.note) : null,
+      ),
+    ),
+  );
+}
+
 function renderQueue() {
   byId("queue").replaceChildren(
     ...queue().map((a) => {
@@ -74,10 +145,10 @@ function renderQueue() {
       );
     }),
   );
-  const pending = queue().some((a) => a.status === "pending");
+  const pending = waiting().length > 0;
   alarm.set(pending);
   document.body.dataset.alerting = pending ? "true" : "false";
-  byId("sound-hint").hidden = !(pending && alarm.blocked());
+  byId("enable-sound").hidden = !alarm.blocked();
 }
 
 function renderPanel() {
@@ -104,7 +175,10 @@ function renderPanel() {
 }
 
 const rerender = scheduler(() => {
+  renderWaitingWork();
   renderQueue();
+  renderCounts();
+  renderDone();
   renderPanel();
 });
 
@@ -144,8 +218,7 @@ function assignmentToAcknowledge() {
   return queue().find((a) => a.status === "pending");
 }
 
-function acknowledge() {
-  const assignment = assignmentToAcknowledge();
+function acknowledge(assignment = assignmentToAcknowledge()) {
   if (!assignment) return;
   alarm.unlock();
   if (assignment.id !== state.selectedId) select(assignment.id);
@@ -162,6 +235,8 @@ function report(status) {
 function bindControls() {
   document.addEventListener("click", (event) => {
     alarm.unlock();
+    const button = event.target.closest("[data-acknowledge]");
+    if (button) return acknowledge(state.assignments.get(Number(button.dataset.acknowledge)));
     const item = event.target.closest("[data-assignment-id]");
     if (item) select(Number(item.dataset.assignmentId));
   });
@@ -175,7 +250,7 @@ function bindControls() {
     )
       acknowledge();
   });
-  byId("acknowledge").addEventListener("click", acknowledge);
+  byId("acknowledge").addEventListener("click", () => acknowledge());
   document.querySelectorAll("[data-progress]").forEach((button) =>
     button.addEventListener("click", () => report(button.dataset.progress)),
   );
@@ -198,6 +273,8 @@ async function loadReferenceData() {
 async function loadState() {
   const assignments = await fetchAll(`/api/v1/assignments/?status=${ACTIVE.join(",")}&page_size=200`);
   assignments.forEach((a) => upsert(state.assignments, a));
+  const done = await api(`/api/v1/assignments/?status=${FINISHED.join(",")}&page_size=${DONE_SHOWN}`);
+  done.results.forEach((a) => upsert(state.assignments, a));
   const incidents = await fetchAll("/api/v1/incidents/?open=1&page_size=200");
   incidents.forEach((incident) => storeIncident(state, incident));
   rerender();
@@ -224,6 +301,8 @@ function selectFromLink() {
 
 async function main() {
   bindControls();
+  alarm.unlockQuietly(); // where the browser allows it, the alarm sounds without a click
+
   await loadReferenceData();
   const feed = new LiveFeed({ onEvent, onReady: loadState, onConnection: showConnection });
   feed.start();

@@ -81,7 +81,6 @@ def test_call_is_dispatched_and_acknowledged_live(console, live):
     expect(queued).to_have_attribute("data-status", "pending")
     expect(dpkp.locator("body")).to_have_attribute("data-alerting", "true")
     dpkp.wait_for_function("Number(document.body.dataset.beeps || 0) > 0")
-    dpkp.screenshot(path=SCREENSHOTS / "agency-console.png")
 
     queued.click()
     expect(dpkp.locator("#a-description")).to_have_text("Rumah terbakar, dua orang di dalam")
