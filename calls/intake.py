@@ -338,11 +338,20 @@ def classify(call_id, classification, *, actor):
     return call
 
 
+# Why a call's classification closes its incident, for the history.
+CLOSE_REASON_OF_CLASSIFICATION = {
+    Call.Classification.GHOST: Incident.CloseReason.NO_ANSWER,
+    Call.Classification.PRANK: Incident.CloseReason.PRANK,
+    Call.Classification.INFO: Incident.CloseReason.HANDLED,
+}
+
+
 def settle_after_classification(incident_id, classification, actor):
     incident = locked_incident(incident_id)
     if incident.assignments.exists():
         return
     if classification != Call.Classification.NORMAL and incident.status == Incident.Status.NEW:
-        change_status(incident, Incident.Status.CLOSED, actor)
+        reason = CLOSE_REASON_OF_CLASSIFICATION[classification]
+        change_status(incident, Incident.Status.CLOSED, actor, close_reason=reason)
     elif classification == Call.Classification.NORMAL and incident.status == Incident.Status.CLOSED:
         change_status(incident, Incident.Status.NEW, actor)

@@ -17,6 +17,7 @@ handler500 = views.failure
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("history/", views.history, name="history"),
     path("healthz/", health.healthz, name="healthz"),
     path("metrics", metrics.metrics, name="metrics"),
     path(

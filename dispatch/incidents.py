@@ -76,9 +76,11 @@ def locked_incident(incident_id):
 
 @transaction.atomic
 def update_incident(incident_id, *, actor, **changes):
-    """Apply an operator's edit. A status in `changes` goes through `change_status`."""
+    """Apply an operator's edit. A status in `changes` goes through `change_status`, with the
+    close reason that may come with it."""
     incident = locked_incident(incident_id)
     new_status = changes.pop("status", None)
+    close_reason = changes.pop("close_reason", "")
     if changes.get("category") and "priority" not in changes and incident.priority is None:
         changes["priority"] = changes["category"].default_priority
     changed = [name for name, value in changes.items() if getattr(incident, name) != value]
@@ -91,7 +93,7 @@ def update_incident(incident_id, *, actor, **changes):
         incident.save()
         record_incident_event("incident.updated", incident, actor, changed=sorted(changed))
     if new_status is not None and new_status != incident.status:
-        change_status(incident, new_status, actor)
+        change_status(incident, new_status, actor, close_reason=close_reason)
     return incident
 
 
@@ -148,9 +150,11 @@ MANUAL_TRANSITIONS = {
 }
 
 
-def change_status(incident, new_status, actor):
+def change_status(incident, new_status, actor, close_reason=""):
     """An operator resolves, closes, cancels or reopens an incident (locked by the caller).
-    Pending assignments are withdrawn so their escalation stops; cancelling withdraws all."""
+    Pending assignments are withdrawn so their escalation stops; cancelling withdraws all.
+    Closing records `close_reason` (blank: not given); any other status clears it, so a
+    reopened incident carries no stale reason (the timeline keeps the old one)."""
     if incident.status not in MANUAL_TRANSITIONS.get(new_status, set()):
         raise Conflict(
             _("An incident cannot go from %(old)s to %(new)s.")
@@ -162,6 +166,7 @@ def change_status(incident, new_status, actor):
         cancel_assignment(assignment, actor)
     incident.status = new_status
     incident.resolved_at = timezone.now() if new_status == Status.RESOLVED else None
+    incident.close_reason = close_reason if new_status == Status.CLOSED else ""
     incident.save()
     record_incident_event(f"incident.{new_status}", incident, actor)
 
@@ -191,6 +196,7 @@ def merge(incident_id, into_id, *, actor, calls=(), messages=()):
         assignment.incident = source
         cancel_assignment(assignment, actor)
     source.status = Status.CLOSED
+    source.close_reason = Incident.CloseReason.DUPLICATE
     source.merged_into = target
     source.save()
     record_incident_event("incident.merged", source, actor, into=target.pk)

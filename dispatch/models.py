@@ -29,6 +29,16 @@ class Incident(models.Model):
         CANCELLED = "cancelled", _("Cancelled")
 
     OPEN_STATUSES = (Status.NEW, Status.DISPATCHED, Status.IN_PROGRESS)
+    ENDED_STATUSES = (Status.RESOLVED, Status.CLOSED, Status.CANCELLED)
+
+    class CloseReason(models.TextChoices):
+        # Why the command centre closed it; blank while open, after a reopen, for rows older
+        # than the field, and when an API client closed it without saying why.
+        HANDLED = "handled", _("Handled")
+        FALSE_ALARM = "false_alarm", _("False alarm")
+        DUPLICATE = "duplicate", _("Duplicate")
+        PRANK = "prank", _("Prank")
+        NO_ANSWER = "no_answer", _("No answer")
 
     class LocationSource(models.TextChoices):
         # Where `latitude`/`longitude` came from. An operator's own position is never
@@ -65,6 +75,9 @@ class Incident(models.Model):
     aml_at = models.DateTimeField(null=True, blank=True, help_text="When the handset positioned")
     aml_method = models.CharField(max_length=1, choices=AMLMethod.choices, blank=True, default="")
     caller_phone = models.CharField(max_length=32, blank=True)
+    close_reason = models.CharField(
+        max_length=16, choices=CloseReason.choices, blank=True, default=""
+    )
     # Closed as a duplicate of this one (CONTRACT §10 merge): its calls moved there.
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_from"

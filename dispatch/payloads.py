@@ -56,6 +56,7 @@ INCIDENT_SUMMARY_FIELDS = [
     "aml_method",
     "caller_phone",
     "caller_name",
+    "close_reason",
     "unroutable",
     "merged_into",
     "created_at",

@@ -1,13 +1,16 @@
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Prefetch
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 from django.views.defaults import server_error
 
-from agencies.models import EscalationAction
-from dispatch import duplicates, escalation, incidents
+from agencies.models import Agency, Area, Category, EscalationAction
+from dispatch import duplicates, escalation, incidents, visibility
+from dispatch.api.filters import IncidentFilter
 from dispatch.models import Assignment, Incident, Notification
 from telephony.softphone import softphone_configured
 
@@ -104,7 +107,9 @@ def console_config():
         "incident": {
             "labels": labels(Incident.Status.choices),
             "open": [str(s) for s in Incident.OPEN_STATUSES],
+            "ended": [str(s) for s in Incident.ENDED_STATUSES],
             "board": [str(s) for s in BOARD_STATUSES],
+            "close_reasons": labels(Incident.CloseReason.choices),
             "location_sources": labels(Incident.LocationSource.choices),
             "aml_methods": labels(Incident.AMLMethod.choices),
             "similar_reasons": labels(duplicates.REASONS.items()),
@@ -148,9 +153,55 @@ def home(request):
                 "softphone_configured": softphone_configured(),
                 "console_config": config,
                 "board": board,
+                "close_reasons": Incident.CloseReason.choices,
             },
         )
     return render(request, "dispatch/agency_console.html", {"console_config": config})
+
+
+HISTORY_PAGE_SIZE = 25
+
+
+def history_search(request):
+    """The history's search is the incident list's (IncidentFilter), over the incidents this
+    user may see; with no status chosen, every ended one."""
+    query = request.GET.copy()
+    if not query.get("status"):
+        query["ended"] = "1"
+    assignments = visibility.assignments_for(request.user).select_related("agency")
+    incidents_seen = (
+        visibility.incidents_for(request.user)
+        .select_related("category", "area__parent")
+        .prefetch_related(Prefetch("assignments", queryset=assignments))
+    )
+    return IncidentFilter(query, queryset=incidents_seen, request=request)
+
+
+@login_required
+def history(request):
+    """Ended incidents, searchable (issue 11): every role, each seeing what the API shows it
+    (agency staff their agency's incidents). The timeline and reopening (command centre only)
+    come from the API in static/js/history.js."""
+    search = history_search(request)
+    valid = search.is_valid()
+    page = Paginator(search.qs if valid else Incident.objects.none(), HISTORY_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    other_params = request.GET.copy()
+    other_params.pop("page", None)
+    context = {
+        "console_config": console_config(),
+        "page": page,
+        "errors": search.errors,
+        "query": request.GET,
+        "other_params": other_params.urlencode(),
+        "ended_statuses": [(status, status.label) for status in Incident.ENDED_STATUSES],
+        "categories": Category.objects.order_by("name"),
+        "kecamatan": Area.objects.filter(kind=Area.Kind.KECAMATAN).order_by("name"),
+        "agencies": Agency.objects.order_by("code") if request.user.is_command_centre else (),
+        "can_reopen": request.user.is_command_centre,
+    }
+    return render(request, "dispatch/history.html", context, status=200 if valid else 400)
 
 
 def failure(request):

@@ -56,6 +56,11 @@ class IncidentWriteSerializer(serializers.ModelSerializer):
     caller_phone = E164PhoneField(required=False, allow_blank=True, max_length=32)
     description = serializers.CharField(required=False, allow_blank=True, max_length=5000)
     status = serializers.ChoiceField(choices=Incident.Status.choices, required=False)
+    close_reason = serializers.ChoiceField(
+        choices=Incident.CloseReason.choices,
+        required=False,
+        help_text="Why it is closed; only with status closed (docs/CONTRACT.md, Extensions)",
+    )
 
     class Meta:
         model = Incident
@@ -70,6 +75,7 @@ class IncidentWriteSerializer(serializers.ModelSerializer):
             "caller_phone",
             "caller_name",
             "status",
+            "close_reason",
         ]
 
     # An incident made by hand must give an operator or an agency something to act on: what
@@ -81,6 +87,10 @@ class IncidentWriteSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(
                 _("A new incident needs at least one of: %(fields)s.")
                 % {"fields": ", ".join(self.ACTIONABLE_FIELDS)}
+            )
+        if "close_reason" in attrs and attrs.get("status") != Incident.Status.CLOSED:
+            raise serializers.ValidationError(
+                {"close_reason": _("A close reason goes with status closed.")}
             )
         return attrs
 

@@ -5,6 +5,7 @@
 
 import { api, explain, fetchAll, labelIn } from "./api.js";
 import { Alarm } from "./alarm.js";
+import { askCloseReason } from "./close_reason.js";
 import { Combobox } from "./combobox.js";
 import { config, label, takenBack } from "./config.js";
 import { Conversation } from "./conversation.js";
@@ -793,8 +794,11 @@ async function classifyByKey(value) {
 }
 
 async function closeSelected() {
+  const reason = await askCloseReason();
+  if (!reason) return;
   try {
-    storeIncident(state, await api(`/api/v1/incidents/${state.selectedId}/`, { method: "PATCH", body: { status: "closed" } }));
+    const body = { status: "closed", close_reason: reason };
+    storeIncident(state, await api(`/api/v1/incidents/${state.selectedId}/`, { method: "PATCH", body }));
     rerender();
   } catch (error) {
     byId("form-errors").textContent = explainForm(error);

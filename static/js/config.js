@@ -7,6 +7,7 @@ export const config = JSON.parse(document.getElementById("console-config").textC
 
 const LABELS = {
   incident: config.incident.labels,
+  close_reason: config.incident.close_reasons,
   assignment: config.assignment.labels,
   call: config.call.labels,
   queue_state: config.call.queue_states,
@@ -16,7 +17,7 @@ const LABELS = {
   message: config.message.labels,
 };
 
-// The label of a value of one kind ("incident", "assignment", "call", "queue_state",
+// The label of a value of one kind ("incident", "close_reason", "assignment", "call", "queue_state",
 // "classification", "action", "delivery", "message"); the value itself when the server has none.
 export function label(kind, value) {
   return LABELS[kind]?.[value] ?? value;

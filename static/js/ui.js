@@ -283,6 +283,9 @@ export function describeEvent(event, previousCall) {
       return agencies ? say(gettext("Incident dispatched to %(agencies)s"), { agencies }) : INCIDENT_SENTENCES().dispatched;
     }
     if (action === "updated") return describeUpdate(data);
+    if (action === "closed" && data.incident?.close_reason) {
+      return say(gettext("Incident closed: %(reason)s"), { reason: label("close_reason", data.incident.close_reason) }) + note;
+    }
     return (INCIDENT_SENTENCES()[action] || label("incident", data.incident?.status || action)) + note;
   }
   return gettext("Update") + note;
