@@ -68,6 +68,7 @@ class RoutingRuleForm(forms.ModelForm):
         model = RoutingRule
         fields = ["category", "area", "agencies", "priority", "is_active"]
         labels = {"priority": _("Priority (lower wins a tie)"), "is_active": _("Active")}
+        help_texts = {"priority": ""}  # the label says it, in the page's language
 
 
 class AgencyForm(forms.ModelForm):

@@ -381,3 +381,42 @@ def test_the_django_admin_only_reads_the_log(admin_user, entry):
     assert client.get("/admin/agencies/configchange/").status_code == 200
     assert client.get("/admin/agencies/configchange/add/").status_code == 403
     assert client.post(f"/admin/agencies/configchange/{entry.pk}/delete/").status_code == 403
+
+
+# The Django admin: the same log, `via` "admin".
+
+
+@pytest.fixture
+def django_admin(admin_user):
+    admin_user.is_staff = admin_user.is_superuser = True
+    admin_user.save()
+    client = Client()
+    client.force_login(admin_user)
+    return client
+
+
+def test_admin_changes_are_logged_with_many_to_many_fields(django_admin, cilegon):
+    bpbd = Agency.objects.get(code="BPBD")
+    answer = django_admin.post(
+        "/admin/agencies/routingrule/add/",
+        {"category": "", "area": "", "agencies": [bpbd.pk], "priority": 900, "is_active": "on"},
+    )
+    assert answer.status_code == 302
+    rule = RoutingRule.objects.get(priority=900)
+    django_admin.post(f"/admin/agencies/routingrule/{rule.pk}/delete/", {"post": "yes"})
+    changes = list(ConfigChange.objects.filter(area="routing").order_by("id"))
+    assert [(c.action, c.via) for c in changes] == [
+        (Action.CREATE, "admin"),
+        (Action.DELETE, "admin"),
+    ]
+    assert changes[0].after["agencies"] == ["BPBD"]
+
+
+def test_an_admin_bulk_delete_logs_each_rule(django_admin, cilegon):
+    rules = list(RoutingRule.objects.filter(category__code__in=["FIRE", "CRIME"]))
+    django_admin.post(
+        "/admin/agencies/routingrule/",
+        {"action": "delete_selected", "_selected_action": [r.pk for r in rules], "post": "yes"},
+    )
+    deleted = ConfigChange.objects.filter(action=Action.DELETE, via="admin")
+    assert sorted(deleted.values_list("object_id", flat=True)) == sorted(str(r.pk) for r in rules)
