@@ -33,13 +33,20 @@ def test_the_seeded_rules_leave_only_other_with_the_command_centre(cilegon):
 
 
 def test_a_gap_is_exactly_where_dispatch_finds_no_rule(cilegon):
-    fire = Category.objects.get(code="FIRE")
-    citangkil = Area.objects.get(code="36.72.08")
+    """Rules on every level, one inactive: the gaps are the pairs dispatch cannot route."""
+    fire, medical = Category.objects.get(code="FIRE"), Category.objects.get(code="MEDICAL")
+    citangkil, cibeber = Area.objects.get(code="36.72.08"), Area.objects.get(code="36.72.01")
     RoutingRule.objects.filter(category=fire).update(area=citangkil)
+    RoutingRule.objects.filter(category=medical).update(is_active=False)
+    RoutingRule.objects.create(category=None, area=cibeber)
     gaps = dict(coverage.uncovered())
+    for category in Category.objects.all():
+        for area in Area.objects.filter(kind="kecamatan"):
+            unroutable = routing.winning_rule(category, area) is None
+            assert (area in gaps.get(category, [])) == unroutable, (category, area)
     assert citangkil not in gaps[fire]
-    for area in Area.objects.filter(kind="kecamatan"):
-        assert (area in gaps[fire]) == (routing.winning_rule(fire, area) is None)
+    assert cibeber not in gaps[medical]
+    assert len(gaps[medical]) == Area.objects.filter(kind="kecamatan").count() - 1
 
 
 def test_a_catch_all_rule_closes_every_gap(cilegon):
