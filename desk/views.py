@@ -11,7 +11,6 @@ from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from agencies import audit, rights
@@ -21,12 +20,12 @@ from agencies.models import (
     Category,
     ConfigArea,
     ConfigChange,
-    EscalationAction,
     EscalationPolicy,
     RoutingRule,
     User,
 )
 from desk import coverage
+from desk.changelog import log_entries, step_text
 from desk.forms import (
     AgencyForm,
     NewUserForm,
@@ -37,9 +36,6 @@ from desk.forms import (
     UserForm,
     step_rows,
 )
-
-# How many of an area's latest changes its page shows.
-LOG_LENGTH = 30
 
 # The desk's tabs, in the order of the bar: (area, URL name).
 TABS = [
@@ -84,64 +80,6 @@ def save_with_log(request, form, action=None):
         instance = form.save()
         audit.record(request.user, instance, before, via=ConfigChange.Via.DESK, action=action)
     return instance
-
-
-def readable(field, value):
-    """A logged value as a person reads it."""
-    if field == "role" and value in User.Role.values:
-        return User.Role(value).label
-    if value is None or value == "" or value == []:
-        return "—"
-    if isinstance(value, bool):
-        return _("yes") if value else _("no")
-    if isinstance(value, list):
-        return ", ".join(step_text(item) if isinstance(item, dict) else str(item) for item in value)
-    return str(value)
-
-
-def step_text(step):
-    """`{"after_seconds": 120, "action": "sms_agency"}` → "2 min: SMS to the duty phone"."""
-    minutes = step["after_seconds"] / 60
-    shown = f"{minutes:g}"
-    action = step["action"]
-    label = EscalationAction(action).label if action in EscalationAction.values else action
-    return _("%(minutes)s min: %(action)s") % {"minutes": shown, "action": label}
-
-
-# The names of the logged fields (agencies.audit's snapshots) on the page.
-FIELD_LABELS = {
-    "code": gettext_lazy("Code"),
-    "name": gettext_lazy("Name"),
-    "phone": gettext_lazy("Phone"),
-    "is_active": gettext_lazy("Active"),
-    "escalation_policy": gettext_lazy("Escalation policy"),
-    "backup_agency": gettext_lazy("Backup agency"),
-    "category": gettext_lazy("Category"),
-    "area": gettext_lazy("Kecamatan"),
-    "agencies": gettext_lazy("Agencies"),
-    "priority": gettext_lazy("Priority"),
-    "steps": gettext_lazy("Steps"),
-    "username": gettext_lazy("Username"),
-    "role": gettext_lazy("Role"),
-    "agency": gettext_lazy("Agency"),
-    "first_name": gettext_lazy("First name"),
-    "last_name": gettext_lazy("Last name"),
-    "email": gettext_lazy("Email"),
-}
-
-
-def log_entries(area):
-    changes = ConfigChange.objects.filter(area=area).select_related("actor")[:LOG_LENGTH]
-    return [
-        {
-            "change": change,
-            "fields": [
-                (FIELD_LABELS.get(field, field), readable(field, before), readable(field, after))
-                for field, before, after in audit.field_changes(change)
-            ],
-        }
-        for change in changes
-    ]
 
 
 def render_desk(request, area, template, context):
