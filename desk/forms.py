@@ -167,6 +167,22 @@ class UserForm(forms.ModelForm):
         fields = ["role", "agency", "phone", "is_active"]
         labels = {"role": _("Role"), "is_active": _("Active")}
 
+    def __init__(self, *args, editor, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.editor = editor
+
+    def clean(self):
+        cleaned = super().clean()
+        # An admin who switched off their own account or role would lock themselves out of
+        # the desk, perhaps leaving no admin at all: another admin must do it.
+        if self.instance.pk == self.editor.pk and (
+            not cleaned.get("is_active") or cleaned.get("role") != User.Role.ADMIN
+        ):
+            raise ValidationError(
+                _("You cannot deactivate yourself or give up your own admin role.")
+            )
+        return cleaned
+
 
 class NewUserForm(UserForm):
     password = forms.CharField(

@@ -237,7 +237,8 @@ def users(request):
 @desk_page(ConfigArea.USERS, needs=rights.CHANGE)
 def user(request, pk=None):
     instance = get_object_or_404(User, pk=pk) if pk else User()
-    form = (UserForm if pk else NewUserForm)(request.POST or None, instance=instance)
+    form_class = UserForm if pk else NewUserForm
+    form = form_class(request.POST or None, instance=instance, editor=request.user)
     if request.method == "POST" and form.is_valid():
         saved = save_with_log(request, form)
         messages.success(request, _("User %(name)s saved.") % {"name": saved.username})

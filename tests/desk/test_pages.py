@@ -162,3 +162,16 @@ def test_a_weak_password_is_refused(admin_user, cilegon):
     )
     assert answer.status_code == 200
     assert "password" in answer.context["form"].errors
+
+
+@pytest.mark.parametrize(
+    "change", [{"role": "admin", "is_active": ""}, {"role": "supervisor", "is_active": "on"}]
+)
+def test_an_admin_cannot_lock_themselves_out(admin_user, change):
+    client = Client()
+    client.force_login(admin_user)
+    answer = client.post(f"/config/users/{admin_user.pk}/", {"agency": "", "phone": ""} | change)
+    assert answer.status_code == 200
+    assert "Anda tidak dapat menonaktifkan diri sendiri" in answer.content.decode()
+    admin_user.refresh_from_db()
+    assert admin_user.is_active and admin_user.role == "admin"
