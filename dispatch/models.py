@@ -111,10 +111,6 @@ class Incident(models.Model):
     def __str__(self):
         return self.reference
 
-    @property
-    def kecamatan(self):
-        return self.area.kecamatan if self.area_id else None
-
 
 class Assignment(models.Model):
     """An incident in one agency's queue, with its own life cycle and escalation clock."""

@@ -28,7 +28,7 @@ from agencies.serializers import (
     RoutingRuleSerializer,
     UserSerializer,
 )
-from dispatch import duplicates, incidents, visibility
+from dispatch import duplicates, incidents, routing, visibility
 from dispatch.api.filters import AreaFilter, AssignmentFilter, IncidentFilter, NotificationFilter
 from dispatch.api.params import id_param
 from dispatch.api.permissions import (
@@ -256,9 +256,9 @@ class IncidentViewSet(
         incident = self.get_object()
         query = RoutingPreviewQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        for name, value in query.validated_data.items():
-            setattr(incident, name, value)  # an unsaved what-if; never saved
-        return Response(incidents.preview_routing(incident))
+        # A what-if: the category and area being chosen now take the saved ones' place.
+        chosen = {"category": incident.category, "area": incident.area, **query.validated_data}
+        return Response(routing.preview(**chosen))
 
     @extend_schema(responses=SimilarIncidentSerializer(many=True), filters=False)
     @action(detail=True, methods=["get"])
