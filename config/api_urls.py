@@ -22,6 +22,7 @@ urlpatterns = [
     path("auth/token/", views.TokenView.as_view(), name="auth-token"),
     path("me/", views.MeView.as_view(), name="me"),
     path("events/", views.EventReplayView.as_view(), name="events"),
+    path("routing/simulate/", views.RoutingSimulatorView.as_view(), name="routing-simulate"),
     path("telephony/token/", calls_api.SoftphoneTokenView.as_view(), name="telephony-token"),
     path("incidents/<int:pk>/merge/", calls_api.MergeView.as_view(), name="incident-merge"),
     path(

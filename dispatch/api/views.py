@@ -180,6 +180,30 @@ class RoutingPreviewSerializer(serializers.Serializer):
     agencies = serializers.ListField(child=serializers.CharField())
 
 
+class RoutingSimulationQuerySerializer(serializers.Serializer):
+    category = CodeRelatedField(slug_field="code", queryset=Category.objects.all())
+    area = CodeRelatedField(
+        slug_field="code",
+        queryset=Area.objects.select_related("parent"),
+        help_text="A kelurahan (routed by its kecamatan) or a kecamatan code",
+    )
+
+
+class RoutingSimulatorView(APIView):
+    """Where the routing rules send a category in an area, without an incident (CONTRACT §11):
+    the configuration page's simulator. The same function as dispatch decides it."""
+
+    permission_classes = [IsCommandCentre]
+
+    @extend_schema(
+        parameters=[RoutingSimulationQuerySerializer], responses=RoutingPreviewSerializer
+    )
+    def get(self, request):
+        query = RoutingSimulationQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return Response(routing.preview(**query.validated_data))
+
+
 class SimilarIncidentSerializer(IncidentSummarySerializer):
     """For the schema: an incident summary and why it may be the same emergency."""
 
