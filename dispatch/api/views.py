@@ -275,7 +275,9 @@ class IncidentViewSet(
         description="Which agencies the routing rules would choose (before Dispatch): for the "
         "incident as saved, or for the `category` / `area` the operator is choosing now.",
     )
-    @action(detail=True, methods=["get"], permission_classes=[IsCommandCentre])
+    # No list filters: `category` and `area` here are the what-if, not a search that would
+    # leave the incident out (a 404) whenever they differ from its own.
+    @action(detail=True, methods=["get"], permission_classes=[IsCommandCentre], filter_backends=[])
     def routing(self, request, pk=None):
         incident = self.get_object()
         query = RoutingPreviewQuerySerializer(data=request.query_params)
