@@ -44,6 +44,9 @@ VOICE = INBOUND & Q(channel=Call.Channel.VOICE)
 PICKED_UP = VOICE & Q(picked_up_at__isnull=False, abandoned=False)
 NENA_SECONDS = (15, 20)
 NFPA_DISPATCH = timedelta(seconds=60)
+# The standards' goals, shown beside the shares: NENA STA-020.1 (90 % within 15 s, 95 % within
+# 20 s) and NFPA 1225 (90 % dispatched within 60 s of answering).
+GOALS = {"within_15s": 0.90, "within_20s": 0.95, "dispatch_60s": 0.90}
 UNCLASSIFIED = "unclassified"
 
 

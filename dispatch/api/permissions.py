@@ -16,7 +16,7 @@ class IsAdmin(BasePermission):
 
 def is_supervisor(user):
     """Supervisors, and admins above them: the command centre's oversight (reports)."""
-    return is_admin(user) or (user.is_authenticated and user.role == User.Role.SUPERVISOR)
+    return user.is_authenticated and user.oversees
 
 
 class IsSupervisor(BasePermission):
