@@ -225,6 +225,11 @@ class User(AbstractUser):
         """Operators, supervisors and admins see and act on everything."""
         return self.role in (self.Role.ADMIN, self.Role.SUPERVISOR, self.Role.OPERATOR)
 
+    @property
+    def oversees(self):
+        """Supervisors, and admins above them: the reports and the wall display."""
+        return self.is_superuser or self.role in (self.Role.ADMIN, self.Role.SUPERVISOR)
+
     def clean(self):
         super().clean()
         if self.role == self.Role.AGENCY_STAFF and not self.agency_id:

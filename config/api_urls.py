@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from calls import api as calls_api
 from dispatch.api import views
+from reports import api as reports_api
 
 router = DefaultRouter()
 router.register("areas", views.AreaViewSet, basename="area")
@@ -22,6 +23,8 @@ urlpatterns = [
     path("auth/token/", views.TokenView.as_view(), name="auth-token"),
     path("me/", views.MeView.as_view(), name="me"),
     path("events/", views.EventReplayView.as_view(), name="events"),
+    path("routing/simulate/", views.RoutingSimulatorView.as_view(), name="routing-simulate"),
+    path("reports/summary/", reports_api.ReportSummaryView.as_view(), name="reports-summary"),
     path("telephony/token/", calls_api.SoftphoneTokenView.as_view(), name="telephony-token"),
     path("incidents/<int:pk>/merge/", calls_api.MergeView.as_view(), name="incident-merge"),
     path(

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "agencies",
     "calls",
     "dispatch",
+    "reports",
 ]
 
 MIDDLEWARE = [

@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from accounts.forms import AdminSignInForm, SignInForm
 from config import health, metrics
 from dispatch import views
+from reports import views as reports_views
 
 # One sign-in page for the site and the admin: the same lockout answer, the same second factor.
 admin.site.login_form = AdminSignInForm
@@ -18,6 +19,8 @@ handler500 = views.failure
 urlpatterns = [
     path("", views.home, name="home"),
     path("history/", views.history, name="history"),
+    path("reports/", reports_views.reports_page, name="reports"),
+    path("wall/", reports_views.wall, name="wall"),
     path("healthz/", health.healthz, name="healthz"),
     path("metrics", metrics.metrics, name="metrics"),
     path(

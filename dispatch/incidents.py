@@ -248,11 +248,6 @@ def assign(incident, agency, now):
     )
 
 
-def preview_routing(incident):
-    rule, agencies = routing.route(incident)
-    return {"rule": rule.id if rule else None, "agencies": [agency.code for agency in agencies]}
-
-
 @transaction.atomic
 def dispatch(incident_id, *, actor, agencies=None):
     """Put the incident in the queue of each responsible agency: the routing rules choose them
@@ -261,7 +256,7 @@ def dispatch(incident_id, *, actor, agencies=None):
     if incident.status not in Incident.OPEN_STATUSES:
         raise Conflict(_("Only an open incident can be dispatched."))
     if agencies is None:
-        _rule, agencies = routing.route(incident)
+        _rule, agencies = routing.route(incident.category, incident.area)
     if not agencies:
         incident.unroutable = True
         incident.save()

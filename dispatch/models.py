@@ -111,10 +111,6 @@ class Incident(models.Model):
     def __str__(self):
         return self.reference
 
-    @property
-    def kecamatan(self):
-        return self.area.kecamatan if self.area_id else None
-
 
 class Assignment(models.Model):
     """An incident in one agency's queue, with its own life cycle and escalation clock."""
@@ -163,7 +159,11 @@ class Assignment(models.Model):
                 name="assignment_one_live_per_agency",
             )
         ]
-        indexes = [models.Index(fields=["agency", "status"], name="assignment_agency_status")]
+        indexes = [
+            models.Index(fields=["agency", "status"], name="assignment_agency_status"),
+            # The reports count the assignments created in a period.
+            models.Index(fields=["created_at"], name="assignment_created"),
+        ]
 
     def __str__(self):
         return f"{self.incident_id}→{self.agency_id} {self.status}"

@@ -14,6 +14,16 @@ class IsAdmin(BasePermission):
         return is_admin(request.user)
 
 
+def is_supervisor(user):
+    """Supervisors, and admins above them: the command centre's oversight (reports)."""
+    return user.is_authenticated and user.oversees
+
+
+class IsSupervisor(BasePermission):
+    def has_permission(self, request, view):
+        return is_supervisor(request.user)
+
+
 class ReadAllWriteAdmin(BasePermission):
     def has_permission(self, request, view):
         if request.method in SAFE_METHODS:

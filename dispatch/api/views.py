@@ -38,7 +38,7 @@ from agencies.serializers import (
     RoutingRuleSerializer,
     UserSerializer,
 )
-from dispatch import duplicates, incidents, visibility
+from dispatch import duplicates, incidents, routing, visibility
 from dispatch.api.filters import AreaFilter, AssignmentFilter, IncidentFilter, NotificationFilter
 from dispatch.api.params import id_param
 from dispatch.api.permissions import (
@@ -232,6 +232,30 @@ class RoutingPreviewSerializer(serializers.Serializer):
     agencies = serializers.ListField(child=serializers.CharField())
 
 
+class RoutingSimulationQuerySerializer(serializers.Serializer):
+    category = CodeRelatedField(slug_field="code", queryset=Category.objects.all())
+    area = CodeRelatedField(
+        slug_field="code",
+        queryset=Area.objects.select_related("parent"),
+        help_text="A kelurahan (routed by its kecamatan) or a kecamatan code",
+    )
+
+
+class RoutingSimulatorView(APIView):
+    """Where the routing rules send a category in an area, without an incident (CONTRACT §11):
+    the configuration page's simulator. The same function as dispatch decides it."""
+
+    permission_classes = [IsCommandCentre]
+
+    @extend_schema(
+        parameters=[RoutingSimulationQuerySerializer], responses=RoutingPreviewSerializer
+    )
+    def get(self, request):
+        query = RoutingSimulationQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return Response(routing.preview(**query.validated_data))
+
+
 class SimilarIncidentSerializer(IncidentSummarySerializer):
     """For the schema: an incident summary and why it may be the same emergency."""
 
@@ -303,14 +327,16 @@ class IncidentViewSet(
         description="Which agencies the routing rules would choose (before Dispatch): for the "
         "incident as saved, or for the `category` / `area` the operator is choosing now.",
     )
-    @action(detail=True, methods=["get"], permission_classes=[IsCommandCentre])
+    # No list filters: `category` and `area` here are the what-if, not a search that would
+    # leave the incident out (a 404) whenever they differ from its own.
+    @action(detail=True, methods=["get"], permission_classes=[IsCommandCentre], filter_backends=[])
     def routing(self, request, pk=None):
         incident = self.get_object()
         query = RoutingPreviewQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        for name, value in query.validated_data.items():
-            setattr(incident, name, value)  # an unsaved what-if; never saved
-        return Response(incidents.preview_routing(incident))
+        # A what-if: the category and area being chosen now take the saved ones' place.
+        chosen = {"category": incident.category, "area": incident.area, **query.validated_data}
+        return Response(routing.preview(**chosen))
 
     @extend_schema(responses=SimilarIncidentSerializer(many=True), filters=False)
     @action(detail=True, methods=["get"])

@@ -253,13 +253,14 @@ def test_rule_created_by_admin_takes_effect(admin):
     body = {"category": "FIRE", "area": KECAMATAN, "agencies": ["DPKP", "BPBD"], "priority": 5}
     response = post_json(admin, RULES, body)
     assert response.status_code == 201, response.data
-    rule, agencies = routing.route(new_incident("FIRE"))
+    fire = new_incident("FIRE")
+    rule, agencies = routing.route(fire.category, fire.area)
     assert rule.pk == response.data["id"]
     assert [agency.code for agency in agencies] == ["BPBD", "DPKP"]
 
     switch_off = patch_json(admin, api_url("routing-rules", rule.pk), {"is_active": False})
     assert switch_off.status_code == 200
-    rule, _agencies = routing.route(new_incident("FIRE"))
+    rule, _agencies = routing.route(fire.category, fire.area)
     assert rule.pk != response.data["id"]
 
 
