@@ -1,30 +1,12 @@
 """Issue 11's configuration desk in Chromium: a supervisor edits a routing rule and the
 simulator beside the rules shows the new agency; an escalation policy edited as steps."""
 
-import pytest
-from django.urls import NoReverseMatch, reverse
 from playwright.sync_api import expect
 
 from agencies.models import Area, ConfigChange, EscalationPolicy, RoutingRule, User
 from tests.e2e.conftest import SCREENSHOTS
 
 
-def simulator_is_served():
-    try:
-        reverse("routing-simulate")
-    except NoReverseMatch:
-        return False
-    return True
-
-
-# The simulator asks GET /api/v1/routing/simulate/ (CONTRACT §11), built on branch reports-api:
-# until that branch is merged, this journey cannot run.
-needs_simulate_endpoint = pytest.mark.skipif(
-    not simulator_is_served(), reason="GET /api/v1/routing/simulate/ has not landed (reports-api)"
-)
-
-
-@needs_simulate_endpoint
 def test_a_supervisor_edits_a_routing_rule_and_the_simulator_shows_the_new_agency(console):
     supervisor = console("supervisor1", User.Role.SUPERVISOR)
     rule = RoutingRule.objects.get(category__code="FIRE", area=None)
