@@ -22,6 +22,9 @@ class Area(models.Model):
     aliases = models.CharField(
         max_length=200, blank=True, help_text="Other spellings, comma separated, for search"
     )
+    # The area's centre on the map (WGS84), from the seed's table (agencies.cilegon.CENTROIDS).
+    latitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+    longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
 
     class Meta:
         ordering = ["code"]
