@@ -1,9 +1,11 @@
 // The map of the command centre (Leaflet, vendored in static/vendor/leaflet/ as the global `L`):
 // kecamatan and kelurahan as labelled points, the open incidents where they are — drawn by where
 // that position came from — and the selected incident highlighted. Two views: the overview
-// beside the board and the small map in the incident panel. A click on either places the
-// selected incident (PATCH latitude/longitude; the server then marks the position as the
-// operator's). Without a tile server (MAP_TILE_URL empty) the points alone still make a map.
+// beside the board (a click on a pin selects its incident) and the small map in the incident
+// panel, where a click places the selected incident (PATCH latitude/longitude; the server then
+// marks the position as the operator's). Only the panel's map places: on the overview a click
+// that just missed a pin would move the selected incident across the city.
+// Without a tile server (MAP_TILE_URL empty) the points alone still make a map.
 
 import { api, explain } from "./api.js";
 import { config } from "./config.js";
@@ -67,7 +69,7 @@ function incidentPin(incident, place, selected) {
 }
 
 class MapView {
-  constructor(container, { onPlace }) {
+  constructor(container, { onPlace = null } = {}) {
     this.container = container;
     // No keyboard handler: the map would join the Tab order between the panel's fields.
     this.map = L.map(container, { attributionControl: false, keyboard: false, zoomSnap: 0.25 }).setView([0, 0], 2);
@@ -79,7 +81,7 @@ class MapView {
     this.incidentLayer = L.layerGroup().addTo(this.map);
     this.signature = "";
     this.pendingView = null;
-    this.map.on("click", (event) => onPlace(event.latlng));
+    if (onPlace) this.map.on("click", (event) => onPlace(event.latlng));
     this.map.on("zoomend", () => this.nameKelurahanWhenNear());
     // A view hidden when it was drawn (the other tab, an empty panel) has no size: Leaflet is
     // told when it gets one, and the view waiting for it is applied then.
@@ -174,7 +176,7 @@ export class ConsoleMaps {
     this.placed = placed;
     this.areas = new Map();
     this.incident = null; // the selected incident
-    this.overview = new MapView(byId("overview-map"), { onPlace: (latlng) => this.place(latlng) });
+    this.overview = new MapView(byId("overview-map"));
     this.panel = new MapView(byId("panel-map"), { onPlace: (latlng) => this.place(latlng) });
     this.status = byId("panel-map-status");
     this.showLegend(byId("map-legend"));
@@ -210,7 +212,6 @@ export class ConsoleMaps {
   renderSelected() {
     const place = this.incident ? placeOf(this.incident, this.areas) : null;
     const placing = Boolean(this.incident);
-    this.overview.setPlacing(placing);
     this.panel.setPlacing(placing);
     const signature = this.incident ? placeSignature(this.incident, place, true) : "";
     const moved = signature !== this.panel.signature;

@@ -100,6 +100,9 @@ def test_a_click_on_the_map_places_the_incident_as_the_operators(console, live):
     expect(status).to_contain_text("Belum ada posisi")
     expect(operator.locator("#panel-map .incident-pin")).to_have_count(0)
 
+    # The overview only selects: a click beside a pin does not move anything.
+    operator.locator("#overview-map").click(position={"x": 20, "y": 120})
+    expect(status).to_contain_text("Belum ada posisi")
     # With no position the panel's map shows the whole city: its middle is the city's.
     operator.locator("#panel-map").click()
 
