@@ -1,10 +1,11 @@
-// The map of the command centre (Leaflet, vendored in static/vendor/leaflet/ as the global `L`):
-// kecamatan and kelurahan as labelled points, the open incidents where they are — drawn by where
-// that position came from — and the selected incident highlighted. Two views: the overview
-// beside the board (a click on a pin selects its incident) and the small map in the incident
-// panel, where a click places the selected incident (PATCH latitude/longitude; the server then
-// marks the position as the operator's). Only the panel's map places: on the overview a click
-// that just missed a pin would move the selected incident across the city.
+// The consoles' maps (Leaflet, vendored in static/vendor/leaflet/ as the global `L`): kecamatan
+// and kelurahan as labelled points, incidents where they are — drawn by where that position
+// came from — and the selected incident highlighted. On the command centre: the overview beside
+// the board (a click on a pin selects its incident) and the small map in the incident panel,
+// where a click places the selected incident (PATCH latitude/longitude; the server then marks
+// the position as the operator's). Only the panel's map places: on the overview a click that
+// just missed a pin would move the selected incident across the city. The agency console shows
+// its incident on a small map that only looks.
 // Without a tile server (MAP_TILE_URL empty) the points alone still make a map.
 
 import { api, explain } from "./api.js";
@@ -16,7 +17,7 @@ const L = window.L;
 // 43 kelurahan names over a 12 km city hide each other: below this zoom only the kecamatan
 // are named (the kelurahan keep their points and say their names on hover).
 const KELURAHAN_NAMES_FROM_ZOOM = 14;
-const PANEL_ZOOM = 15;
+const PANEL_ZOOM = 14; // the kelurahan around it still named
 const VIEW_KEY = "dispatch.side-view"; // the operator's choice of map or recent calls
 
 // Where the map puts an incident, and how it knows: "aml" (the caller's handset, with its
@@ -154,6 +155,11 @@ function drawIncident(layer, incident, place, { selected, onPick }) {
   layer.addLayer(pin);
 }
 
+function cityBounds(areas) {
+  const points = areas.filter((a) => a.latitude !== null).map((a) => [Number(a.latitude), Number(a.longitude)]);
+  return points.length ? L.latLngBounds(points).pad(0.06) : null;
+}
+
 function placeSignature(incident, place, selected) {
   return [incident.id, incident.priority, place?.source, place?.latlng, place?.accuracy, selected, incident.aml_latitude, incident.aml_longitude].join(",");
 }
@@ -168,6 +174,39 @@ function placeText(place) {
   return interpolate(gettext("Approximate: the centre of %(area)s. Click the map where the emergency is."), { area: place.area?.name || "—" }, true);
 }
 
+// One incident on a small map, centred on it (the whole city while it has no place).
+export class IncidentMap {
+  constructor(container, { onPlace = null } = {}) {
+    this.view = new MapView(container, { onPlace });
+    this.areas = new Map();
+    this.city = null;
+  }
+
+  setAreas(areas) {
+    this.areas = new Map(areas.map((area) => [area.code, area]));
+    this.city = cityBounds(areas);
+    this.view.drawAreas(areas);
+  }
+
+  // Draws the incident (or nothing for null); returns its place, and whether that changed.
+  show(incident) {
+    const place = incident ? placeOf(incident, this.areas) : null;
+    const signature = incident ? placeSignature(incident, place, true) : "";
+    const moved = signature !== this.view.signature;
+    this.view.drawIncidents(signature, (layer) => {
+      if (place) drawIncident(layer, incident, place, { selected: true });
+    });
+    if (moved) this.follow(place);
+    return { place, moved };
+  }
+
+  follow(place) {
+    const map = this.view.map;
+    if (place) this.view.whenShown(() => map.setView(place.latlng, PANEL_ZOOM));
+    else if (this.city) this.view.whenShown(() => map.fitBounds(this.city));
+  }
+}
+
 export class ConsoleMaps {
   // select(id): choose an incident, as a click on the board does; placed(incident): the
   // server's copy after a click placed it.
@@ -177,7 +216,7 @@ export class ConsoleMaps {
     this.areas = new Map();
     this.incident = null; // the selected incident
     this.overview = new MapView(byId("overview-map"));
-    this.panel = new MapView(byId("panel-map"), { onPlace: (latlng) => this.place(latlng) });
+    this.panel = new IncidentMap(byId("panel-map"), { onPlace: (latlng) => this.place(latlng) });
     this.status = byId("panel-map-status");
     this.showLegend(byId("map-legend"));
     this.bindSideView();
@@ -185,12 +224,10 @@ export class ConsoleMaps {
 
   setAreas(areas) {
     this.areas = new Map(areas.map((area) => [area.code, area]));
-    const points = areas.filter((a) => a.latitude !== null).map((a) => [Number(a.latitude), Number(a.longitude)]);
-    this.city = points.length ? L.latLngBounds(points).pad(0.06) : null;
-    for (const view of [this.overview, this.panel]) {
-      view.drawAreas(areas);
-      if (this.city) view.whenShown(() => view.map.fitBounds(this.city));
-    }
+    this.panel.setAreas(areas);
+    this.overview.drawAreas(areas);
+    const city = cityBounds(areas);
+    if (city) this.overview.whenShown(() => this.overview.map.fitBounds(city));
   }
 
   // The open incidents on the overview, the selected one on both maps.
@@ -210,32 +247,18 @@ export class ConsoleMaps {
   }
 
   renderSelected() {
-    const place = this.incident ? placeOf(this.incident, this.areas) : null;
     const placing = Boolean(this.incident);
-    this.panel.setPlacing(placing);
-    const signature = this.incident ? placeSignature(this.incident, place, true) : "";
-    const moved = signature !== this.panel.signature;
-    this.panel.drawIncidents(signature, (layer) => {
-      if (place) drawIncident(layer, this.incident, place, { selected: true });
-    });
+    this.panel.view.setPlacing(placing);
+    const { place, moved } = this.panel.show(this.incident);
     if (moved) {
       this.placeError = ""; // about a place that is no longer shown
-      this.follow(place);
+      // The overview follows only an incident out of its view: the operator may have zoomed.
+      const overview = this.overview;
+      if (place && overview.visible() && !overview.map.getBounds().contains(place.latlng)) overview.map.panTo(place.latlng);
     }
     if (!this.placeError) this.status.textContent = placing ? placeText(place) : "";
     this.status.classList.toggle("error", Boolean(this.placeError));
     byId("panel-map-box").hidden = !this.incident;
-  }
-
-  // The panel's map goes to the selected incident; the overview only when it is out of view.
-  follow(place) {
-    const panel = this.panel;
-    if (place) {
-      panel.whenShown(() => panel.map.setView(place.latlng, PANEL_ZOOM));
-      if (this.overview.visible() && !this.overview.map.getBounds().contains(place.latlng)) this.overview.map.panTo(place.latlng);
-    } else if (this.city) {
-      panel.whenShown(() => panel.map.fitBounds(this.city));
-    }
   }
 
   async place(latlng) {

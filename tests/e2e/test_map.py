@@ -8,7 +8,7 @@ import re
 from playwright.sync_api import expect
 
 from agencies import cilegon
-from agencies.models import Area, Category, User
+from agencies.models import Agency, Area, Category, User
 from calls.models import Call
 from dispatch import incidents
 from dispatch.models import Incident
@@ -54,6 +54,8 @@ def test_the_map_shows_an_incident_at_its_aml_position(console, live):
     expect(operator.locator("#overview-map .area-point.kelurahan")).to_have_count(43)
     place_call(live, "CAe2emap1", CALLER)
     incident = Call.objects.get(sid="CAe2emap1").incident
+    # The caller reaches the console over the socket: "a" picks up once they are shown.
+    expect(operator.locator("#waiting-list .caller.q-waiting")).to_have_count(1)
     operator.keyboard.press("a")
     expect(operator.locator("#detail-reference")).to_have_text(incident.reference)
 
@@ -94,6 +96,8 @@ def test_a_click_on_the_map_places_the_incident_as_the_operators(console, live):
     operator = console("operator1", User.Role.OPERATOR)
     place_call(live, "CAe2emap2", CALLER)
     incident = Call.objects.get(sid="CAe2emap2").incident
+    # The caller reaches the console over the socket: "a" picks up once they are shown.
+    expect(operator.locator("#waiting-list .caller.q-waiting")).to_have_count(1)
     operator.keyboard.press("a")
     expect(operator.locator("#detail-reference")).to_have_text(incident.reference)
     status = operator.locator("#panel-map-status")
@@ -118,3 +122,26 @@ def test_a_click_on_the_map_places_the_incident_as_the_operators(console, live):
     assert abs(float(incident.latitude) - (min(latitudes) + max(latitudes)) / 2) < 0.005
     assert abs(float(incident.longitude) - (min(longitudes) + max(longitudes)) / 2) < 0.005
     assert operator.errors == []
+
+
+def test_the_agency_console_shows_its_incident_on_the_map(console, live):
+    dpkp = console("dpkp", User.Role.AGENCY_STAFF, "DPKP")
+    incident = off_the_browser_thread(
+        incidents.create_incident,
+        actor=None,
+        category=Category.objects.get(code="FIRE"),
+        area=Area.objects.get(code="36.72.08.1007"),
+        latitude="-6.016000",
+        longitude="106.034000",
+    )
+    off_the_browser_thread(
+        incidents.dispatch, incident.pk, actor=None, agencies=[Agency.objects.get(code="DPKP")]
+    )
+    dpkp.locator(f'#queue [data-reference="{incident.reference}"]').click()
+
+    where = pin(dpkp, "a-map", incident)
+    expect(where).to_have_class(classes("src-operator", "p-1", "selected"))
+    expect(where).to_have_attribute("data-position", "-6.016,106.034")
+    expect(dpkp.locator("#a-map .area-name.kelurahan", has_text="Citangkil")).to_be_visible()
+    dpkp.screenshot(path=SCREENSHOTS / "agency-map.png")
+    assert dpkp.errors == []
