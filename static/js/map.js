@@ -15,7 +15,7 @@ import { byId, el } from "./ui.js";
 const L = window.L;
 
 // 43 kelurahan names over a 12 km city hide each other: below this zoom only the kecamatan
-// are named (the kelurahan keep their points and say their names on hover).
+// are named (the kelurahan keep their points).
 const KELURAHAN_NAMES_FROM_ZOOM = 14;
 const PANEL_ZOOM = 14; // the kelurahan around it still named
 const VIEW_KEY = "dispatch.side-view"; // the operator's choice of map or recent calls
