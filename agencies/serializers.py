@@ -46,7 +46,7 @@ class AreaSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Area
-        fields = ["code", "name", "kind", "parent", "aliases"]
+        fields = ["code", "name", "kind", "parent", "aliases", "latitude", "longitude"]
 
 
 class CategorySerializer(serializers.ModelSerializer):

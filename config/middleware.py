@@ -1,5 +1,7 @@
 import functools
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.utils.cache import add_never_cache_headers
@@ -105,14 +107,26 @@ SOFTPHONE_SOURCES = {
 }
 
 
+def map_tile_source(tile_url):
+    """The CSP source of the map's tile server: its scheme and host (with port), nothing
+    wider. Leaflet's subdomain placeholder (`https://{s}.tile.example.org/…`) becomes the
+    leftmost-label wildcard CSP allows. Empty without a tile server."""
+    if not tile_url:
+        return ""
+    parts = urlsplit(tile_url)
+    return f"{parts.scheme}://{parts.netloc.replace('{s}', '*')}"
+
+
 @functools.cache
-def content_security_policy(softphone):
-    """The policy, built once per process for each of its two forms. Without the softphone it
-    is the strict one exactly."""
+def content_security_policy(softphone, tile_source=""):
+    """The policy, built once per process for each form it takes. Without the softphone and
+    the map's tile server it is the strict one exactly."""
     directives = dict(STRICT_DIRECTIVES)
-    if softphone:
-        for name, sources in SOFTPHONE_SOURCES.items():
-            directives[name] = " ".join(filter(None, (directives.get(name), *sources)))
+    extra = dict(SOFTPHONE_SOURCES) if softphone else {}
+    if tile_source:
+        extra["img-src"] = (tile_source,)
+    for name, sources in extra.items():
+        directives[name] = " ".join(filter(None, (directives.get(name), *sources)))
     return "; ".join(f"{name} {sources}" for name, sources in directives.items())
 
 
@@ -129,7 +143,9 @@ class ContentSecurityPolicy:
         if not request.path.startswith(CSP_EXEMPT_PREFIXES):
             # Settings are read per request (override_settings in tests applies); the policy
             # string itself is built once per process.
-            policy = content_security_policy(softphone_configured())
+            policy = content_security_policy(
+                softphone_configured(), map_tile_source(settings.MAP_TILE_URL)
+            )
             response.headers.setdefault("Content-Security-Policy", policy)
         return response
 

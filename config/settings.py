@@ -354,6 +354,12 @@ LOGGING = {
 # Empty: loopback only.
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
 
+# The consoles' map draws its background from this tile server ({z}/{x}/{y}, Leaflet's form);
+# the Content-Security-Policy allows its host, and only it. Empty: no tiles (a centre without
+# internet still sees kecamatan, kelurahan and incidents as points).
+MAP_TILE_URL = env("MAP_TILE_URL", default="https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+MAP_TILE_ATTRIBUTION = env("MAP_TILE_ATTRIBUTION", default="© OpenStreetMap contributors")
+
 INCIDENT_REFERENCE_PREFIX = env("INCIDENT_REFERENCE_PREFIX", default="CLG")
 CITY_NAME = env("CITY_NAME", default="Kota Cilegon")
 

@@ -136,6 +136,10 @@ def console_config():
             "labels": labels(MESSAGE_STATUS_LABELS.items()),
             "quick_replies": quick_replies(),
         },
+        "map": {
+            "tile_url": settings.MAP_TILE_URL,
+            "attribution": settings.MAP_TILE_ATTRIBUTION,
+        },
     }
 
 

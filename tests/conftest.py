@@ -45,6 +45,12 @@ def own_cache(settings):
 
 
 @pytest.fixture(autouse=True)
+def no_map_tiles(settings):
+    """No test, and no browser a test drives, fetches map tiles from the internet."""
+    settings.MAP_TILE_URL = ""
+
+
+@pytest.fixture(autouse=True)
 def twilio_settings(settings):
     settings.TWILIO_AUTH_TOKEN = TWILIO_TEST_TOKEN
     settings.PUBLIC_BASE_URL = ""

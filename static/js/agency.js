@@ -4,6 +4,7 @@
 import { api, explain, fetchAll } from "./api.js";
 import { config, label } from "./config.js";
 import { LiveFeed, showConnection } from "./live.js";
+import { IncidentMap } from "./map.js";
 import { storeIncident, Timeline, upsert } from "./store.js";
 import { badge, byId, el, scheduler, startTicker, ticking, wib } from "./ui.js";
 import { Alarm } from "./alarm.js";
@@ -30,6 +31,7 @@ const state = {
 };
 const alarm = new Alarm({ onChange: () => rerender() });
 const timeline = new Timeline();
+const incidentMap = new IncidentMap(byId("a-map"));
 
 function areaLabel(code) {
   const area = state.areas.get(code);
@@ -166,6 +168,7 @@ function renderPanel() {
   byId("a-description").textContent = incident.description || "—";
   byId("a-caller").textContent = [incident.caller_name, incident.caller_phone].filter(Boolean).join(" · ") || "—";
   byId("a-created").textContent = wib(assignment.created_at);
+  incidentMap.show(incident.id ? incident : null);
   byId("acknowledge").disabled = assignment.status !== "pending";
   const reports = allowedReports(assignment);
   document.querySelectorAll("[data-progress]").forEach((button) => {
@@ -267,6 +270,7 @@ async function loadReferenceData() {
     fetchAll("/api/v1/categories/?page_size=500"),
   ]);
   areas.forEach((area) => state.areas.set(area.code, area));
+  incidentMap.setAreas(areas);
   categories.forEach((category) => state.categories.set(category.code, category));
 }
 

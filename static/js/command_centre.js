@@ -13,6 +13,7 @@ import { DuplicateHints } from "./duplicates.js";
 import { EscalationBoard } from "./escalations.js";
 import { LiveFeed, showConnection } from "./live.js";
 import { handsetBadge, renderHandsetPosition } from "./location.js";
+import { ConsoleMaps } from "./map.js";
 import { PhonePanel } from "./phone_panel.js";
 import { storeIncident, Timeline, upsert } from "./store.js";
 import {
@@ -75,6 +76,13 @@ const duplicates = new DuplicateHints({
   select: (id) => select(id),
   merged: (target) => storeIncident(state, target),
   linked: (call) => upsert(state.calls, call),
+});
+const maps = new ConsoleMaps({
+  select: (id) => select(id),
+  placed: (incident) => {
+    storeIncident(state, incident);
+    rerender();
+  },
 });
 const baseTitle = document.title;
 
@@ -580,6 +588,7 @@ function render() {
   renderPanel();
   renderAttention();
   escalations.render();
+  maps.render([...state.incidents.values()], state.selectedId);
 }
 const rerender = scheduler(render);
 
@@ -1070,6 +1079,7 @@ async function loadReferenceData() {
   state.kecamatan = areas.filter((a) => a.kind === "kecamatan");
   state.kelurahan = areas.filter((a) => a.kind === "kelurahan");
   state.agencies = agencies.filter((a) => a.is_active);
+  maps.setAreas(areas);
   categoryBox.setOptions(categoryOptions());
   locationBox.setOptions(locationOptions());
   byId("override-agencies").replaceChildren(

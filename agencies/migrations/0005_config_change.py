@@ -37,7 +37,7 @@ def drop_append_only(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('agencies', '0003_user_answer_device'),
+        ('agencies', '0004_area_coordinates'),
     ]
 
     operations = [
