@@ -96,7 +96,11 @@ class Incident(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["status", "-created_at"], name="incident_status_created")]
+        indexes = [
+            models.Index(fields=["status", "-created_at"], name="incident_status_created"),
+            # A caller's incidents: the history's search, a text joining its conversation.
+            models.Index(fields=["caller_phone"], name="incident_caller_phone"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(priority__isnull=True) | Q(priority__gte=1, priority__lte=4),

@@ -195,19 +195,22 @@ class IncidentFilter(django_filters.FilterSet):
         return queryset.filter(status__in=Incident.ENDED_STATUSES)
 
     def search(self, queryset, name, value):
+        """The reference, the description or the address holding the text, or the caller's
+        number — the incident's or one of its calls' (an operator may have corrected
+        `caller_phone`). Each way to match is a look-up of its own index (trigram indexes on the
+        texts, migration dispatch 0009), and the ids are united: one OR across them makes
+        PostgreSQL read the whole table."""
         text = value.strip()
-        found = (
-            Q(reference__icontains=text)
-            | Q(description__icontains=text)
-            | Q(address__icontains=text)
-        )
+        ways = [
+            Q(reference__icontains=text),
+            Q(description__icontains=text),
+            Q(address__icontains=text),
+        ]
         phone = phone_or_none(text)
         if phone:
-            # The number the incident names, or that of one of its calls (an operator may have
-            # corrected `caller_phone`).
-            called = Incident.objects.filter(calls__from_number=phone).values("id")
-            found |= Q(caller_phone=phone) | Q(id__in=called)
-        return queryset.filter(found)
+            ways += [Q(caller_phone=phone), Q(calls__from_number=phone)]
+        matching = [Incident.objects.filter(way).order_by().values("id") for way in ways]
+        return queryset.filter(id__in=matching[0].union(*matching[1:]))
 
     def in_kecamatan(self, queryset, name, value):
         return queryset.filter(Q(area=value) | Q(area__parent=value))

@@ -3,12 +3,13 @@
 
 import pytest
 import time_machine
+from django.db import connection
 
 from agencies.models import Area
 from calls import linking
 from calls.intake import classify, receive_call
 from dispatch.models import Incident
-from tests.conftest import api_as
+from tests.conftest import api_as, requires_postgres
 from tests.dispatch.helpers import (
     API,
     KECAMATAN,
@@ -222,3 +223,14 @@ def test_a_classification_that_closes_gives_its_reason(operator, classification,
     assert Incident.objects.get(pk=call.incident_id).close_reason == reason
     classify(call.pk, "normal", actor=operator)
     assert Incident.objects.get(pk=call.incident_id).close_reason == ""
+
+
+@requires_postgres
+def test_every_way_the_search_matches_has_its_index(db):
+    """A year of incidents is searched by index look-ups only (bench/year.py): the trigram
+    indexes on what `icontains` compares, and the caller's number."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'dispatch_incident'")
+        names = {row[0] for row in cursor.fetchall()}
+    trigram = {f"incident_{column}_trgm" for column in ("reference", "description", "address")}
+    assert trigram | {"incident_caller_phone"} <= names
