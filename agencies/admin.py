@@ -93,14 +93,9 @@ class DispatchUserAdmin(AuditedAdmin, UserAdmin):
     ]
 
 
-@admin.register(ConfigChange)
-class ConfigChangeAdmin(admin.ModelAdmin):
-    """The audit log, to read: nobody adds, changes or deletes an entry (the database refuses
-    the last two on PostgreSQL anyway)."""
-
-    list_display = ["at", "actor", "area", "action", "object_repr", "via"]
-    list_filter = ["area", "action", "via"]
-    search_fields = ["object_repr", "actor__username"]
+class RecordAdmin(admin.ModelAdmin):
+    """A record of what happened (the audit log, the timeline), to read only: nobody adds,
+    changes or deletes an entry in the admin."""
 
     def has_add_permission(self, request):
         return False
@@ -110,3 +105,12 @@ class ConfigChangeAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(ConfigChange)
+class ConfigChangeAdmin(RecordAdmin):
+    """The database refuses changes and deletions of an entry too (PostgreSQL)."""
+
+    list_display = ["at", "actor", "area", "action", "object_repr", "via"]
+    list_filter = ["area", "action", "via"]
+    search_fields = ["object_repr", "actor__username"]

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from agencies.admin import RecordAdmin
 from dispatch.models import Assignment, Incident, IncidentEvent, Notification
 
 
@@ -26,19 +27,10 @@ class IncidentAdmin(admin.ModelAdmin):
 
 
 @admin.register(IncidentEvent)
-class IncidentEventAdmin(admin.ModelAdmin):
+class IncidentEventAdmin(RecordAdmin):
     list_display = ["id", "type", "incident", "agency", "actor", "at"]
     list_filter = ["type"]
     readonly_fields = [field.name for field in IncidentEvent._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Notification)
