@@ -270,18 +270,67 @@ def test(pytest_args):
     env.setdefault("DJANGO_DEBUG", "1")
     children = [p for p in [ensure_redis(env, "6391")] if p]
     try:
-        suites = [
-            ["-m", "not e2e", *pytest_args],
-            ["-m", "e2e", *pytest_args],
-        ]
-        for suite in suites:
-            result = subprocess.run([PYTHON, "-m", "pytest", *suite], cwd=ROOT, env=env)  # noqa: S603
-            # 5 = no test collected (e.g. a -k filter that matches only one suite).
-            if result.returncode not in (0, 5):
-                return result.returncode
-        return 0
+        if runs_in_lanes(env):
+            return run_lanes(env, pytest_args)
+        return run_suites(env, [["-m", "not e2e"], ["-m", "e2e"]], pytest_args)
     finally:
         stop(children)
+
+
+def run_suites(env, suites, pytest_args, **popen_args):
+    """The suites one after the other; the first failure's status (5, no test collected, is no
+    failure: a -k filter may match only one suite)."""
+    for suite in suites:
+        result = subprocess.run(  # noqa: S603
+            [PYTHON, "-m", "pytest", *suite, *pytest_args], cwd=ROOT, env=env, **popen_args
+        )
+        if result.returncode not in (0, 5):
+            return result.returncode
+    return 0
+
+
+def runs_in_lanes(env):
+    """The fault drills and the browser tests mostly wait (for restarts, for a page); on
+    PostgreSQL they run in a second lane beside the server-side tests, each lane with a test
+    database and a Redis database of its own. TEST_LANES=1 runs everything in one lane."""
+    database_url = env.get("DATABASE_URL", "")
+    return env.get("TEST_LANES", "2") != "1" and database_url.startswith(("postgres", "pgsql"))
+
+
+def second_lane_env(env):
+    """The same servers, other databases: `<name>_lane2` (pytest-django creates
+    `test_<name>_lane2` through PostgreSQL's maintenance database) and the next Redis
+    database."""
+    lane = dict(env)
+    base, _, name = env["DATABASE_URL"].rpartition("/")
+    lane["DATABASE_URL"] = f"{base}/{name.split('?')[0]}_lane2"
+    redis_base, _, redis_db = env["REDIS_URL"].rpartition("/")
+    redis_db = int(redis_db) if redis_db.isdigit() else 0
+    lane["REDIS_URL"] = f"{redis_base}/{(redis_db + 1) % 16}"
+    return lane
+
+
+def run_lanes(env, pytest_args):
+    """Lane 1, the server-side tests, prints as it goes; lane 2, the drills then the browser
+    tests, writes to var/test-lane2.log, printed when both lanes are done."""
+    VAR.mkdir(parents=True, exist_ok=True)
+    log_path = VAR / "test-lane2.log"
+    started = time.monotonic()
+    with log_path.open("w") as log:
+        lane2 = subprocess.Popen(  # noqa: S603
+            [PYTHON, __file__, "lane2", *pytest_args],
+            cwd=ROOT,
+            env=second_lane_env(env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=die_with_runner(),  # safe: this script runs no threads
+        )
+        lane1_status = run_suites(env, [["-m", "not e2e and not drill"]], pytest_args)
+        lane2_status = lane2.wait()
+    print(f"\n===== lane 2: drills and browser tests ({log_path}) =====", flush=True)
+    print(log_path.read_text(), flush=True)
+    print(f"lanes done in {time.monotonic() - started:.0f} s", flush=True)
+    return lane1_status or lane2_status
 
 
 if __name__ == "__main__":
@@ -290,4 +339,6 @@ if __name__ == "__main__":
         sys.exit(run())
     if command == "test":
         sys.exit(test(sys.argv[2:]))
+    if command == "lane2":
+        sys.exit(run_suites(dict(os.environ), [["-m", "drill"], ["-m", "e2e"]], sys.argv[2:]))
     sys.exit(f"usage: {sys.argv[0]} run|test [pytest args]")
