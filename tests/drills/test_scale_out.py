@@ -14,9 +14,9 @@ province-sized deployment relies on:
 Each process runs its Procfile line through the shell, as a Procfile runner does, with the
 production-like settings of bench/RESULTS.md. The workers get a `--hostname` each (as they would
 on two machines), which keys Celery's own statistics; their log lines, one file per process,
-tell which worker fired which step. The sweep runs every half second instead of two: a burst
-then spans several sweeps, which is what lets two workers share it — the claim is what is
-under test, not the period.
+tell which worker fired which step. The sweep runs every half second instead of two, so that
+the drill waits less for the sweeps it counts and a burst overlaps more than one: the claims
+under locks are what is under test, not the period.
 """
 
 import contextlib
@@ -53,6 +53,12 @@ BURST = 200  # assignments, each with two steps due at the same instant
 STARTUP_SECONDS = 90  # five Django processes starting at once on a small, shared machine
 SETTLE_SECONDS = 60
 CONSOLE_ACTIONS = {"notify_agency", "notify_supervisors"}
+# Every periodic task in the beat's schedule, and where it is shown that running it twice as
+# often, and twice at once, changes nothing: what a second beat does.
+TWICE_IS_HARMLESS = {
+    "dispatch.tasks.sweep": "test_a_second_beat_changes_nothing: due escalation steps and due "
+    "notification retries, each once; the health stamp is a time, written again",
+}
 FIRED = re.compile(r"escalation step (\d+) \(\w+\) fired for assignment (\d+)\b")
 SENT = re.compile(r"\bsms notification (\d+) of assignment \d+: sent\b")
 PRODUCTION_LIKE = {
@@ -483,10 +489,9 @@ def sent_events(notification_ids):
 
 
 def test_a_second_beat_changes_nothing(cluster, operator_token):
-    # The beat's schedule is what could run twice: the escalation sweep (due steps, due
-    # notification retries, the health stamp) is all there is today.
-    assert set(settings.CELERY_BEAT_SCHEDULE) == {"escalation-sweep"}, (
-        "a new periodic task: show here that two beats do not make it act twice"
+    periodic = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert periodic <= set(TWICE_IS_HARMLESS), (
+        "a new periodic task: show that two beats running it change nothing, and list it"
     )
     first = cluster.beats["beat-1"]
     cluster.start_beat("beat-2")
