@@ -89,14 +89,17 @@ def database_url():
     return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{port}/{db['NAME']}"
 
 
-def wait_until(condition, seconds, what):
+def wait_until(condition, seconds, what, *processes):
+    """Poll `condition` until it returns something true, and return that; on time-out, fail
+    naming `what`, with the end of each of these processes' logs as they are then."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         result = condition()
         if result:
             return result
         time.sleep(0.1)
-    raise AssertionError(f"timed out after {seconds} s waiting for {what}")
+    tails = "\n".join(process.tail() for process in processes)
+    raise AssertionError(f"timed out after {seconds} s waiting for {what}\n{tails}")
 
 
 class Process:
@@ -178,7 +181,8 @@ class Cluster:
 
     def stop_all(self):
         for process in list(self.processes):
-            self.stop(process)
+            with contextlib.suppress(subprocess.TimeoutExpired):  # killed; the others next
+                self.stop(process)
         self.probe.close()
 
     def tails(self):
@@ -217,25 +221,25 @@ class Cluster:
         work that a sweep would do, without guessing how long a sweep takes."""
 
         def counted():  # a 1-tuple: zero sweeps is an answer too
-            count = self.sweeps_run()
-            return None if count is None else (count,)
+            total = self.sweeps_run()
+            return None if total is None else (total,)
 
-        (start,) = wait_until(counted, SETTLE_SECONDS, f"both workers' statistics, {what}")
+        (start,) = wait_until(counted, SETTLE_SECONDS, f"statistics ({what})", *self.processes)
 
         def swept():
             self.check_alive()
             return (self.sweeps_run() or 0) >= start + count
 
-        wait_until(swept, SETTLE_SECONDS, what)
+        wait_until(swept, SETTLE_SECONDS, what, *self.processes)
 
     def wait_until_ready(self):
-        wait_until(self.webs_healthy, STARTUP_SECONDS, f"web processes\n{self.tails()}")
+        wait_until(self.webs_healthy, STARTUP_SECONDS, "web processes", *self.processes)
 
         def workers_answer():
             self.check_alive()
             return set(self.worker_stats()) == set(self.workers)
 
-        wait_until(workers_answer, STARTUP_SECONDS, f"both workers\n{self.tails()}")
+        wait_until(workers_answer, STARTUP_SECONDS, "both workers", *self.processes)
         self.wait_for_sweeps(2, "the beat's first sweeps")
 
     def fired_steps(self, assignment_ids):
@@ -263,19 +267,19 @@ class Cluster:
 
 
 @pytest.fixture(scope="module")
-def cluster(django_db_setup, django_db_blocker, tmp_path_factory):
-    """Two web processes, two workers and a beat, for the module; killed whatever happens."""
+def cluster(django_db_setup, tmp_path_factory):
+    """Two web processes, two workers and a beat on the test database, for the module; killed
+    whatever happens."""
     redis = OwnRedis().start()
     cluster = Cluster(redis, tmp_path_factory.mktemp("scale-out"))
     try:
-        with django_db_blocker.unblock():
-            for name in ("web-a", "web-b"):
-                cluster.start_web(name)
-            for name in ("worker-a", "worker-b"):
-                cluster.start_worker(name)
-            cluster.start_beat("beat-1")
-            cluster.wait_until_ready()
-            yield cluster
+        for name in ("web-a", "web-b"):
+            cluster.start_web(name)
+        for name in ("worker-a", "worker-b"):
+            cluster.start_worker(name)
+        cluster.start_beat("beat-1")
+        cluster.wait_until_ready()
+        yield cluster
     finally:
         cluster.stop_all()
         redis.stop()
@@ -307,8 +311,10 @@ def received(socket, until, seconds=SETTLE_SECONDS):
     deadline = time.monotonic() + seconds
     while not until(envelopes):
         remaining = deadline - time.monotonic()
-        assert remaining > 0, f"socket: {len(envelopes)} envelopes, condition not met"
-        message = json.loads(socket.recv(timeout=remaining))
+        try:
+            message = json.loads(socket.recv(timeout=max(remaining, 0)))
+        except TimeoutError:
+            raise AssertionError(f"after {seconds} s, {len(envelopes)} envelopes: not it") from None
         if message["type"] != "heartbeat":
             envelopes.append(message)
     return envelopes
@@ -395,7 +401,7 @@ def wait_until_fired(cluster, assignment_ids, steps):
         cluster.check_alive()
         return len(escalation_events(assignment_ids)) >= len(assignment_ids) * steps
 
-    wait_until(all_fired, SETTLE_SECONDS, f"every step to fire\n{cluster.tails()}")
+    wait_until(all_fired, SETTLE_SECONDS, "every step to fire", *cluster.processes)
     # Two more sweeps by whichever workers: a step fired twice would show up by then.
     cluster.wait_for_sweeps(2, "two more sweeps")
 
@@ -499,7 +505,7 @@ def test_a_second_beat_changes_nothing(cluster, operator_token):
         # The second beat sends sweeps of its own: they go on while the first is frozen.
         first.signal(signal.SIGSTOP)
         try:
-            cluster.wait_for_sweeps(3, f"sweeps from the second beat\n{cluster.tails()}")
+            cluster.wait_for_sweeps(3, "sweeps from the second beat")
         finally:
             first.signal(signal.SIGCONT)
 
@@ -516,7 +522,7 @@ def test_a_second_beat_changes_nothing(cluster, operator_token):
             cluster.check_alive()
             return len(sent_events(sms_ids | retry_ids)) >= len(sms_ids) + len(retry_ids)
 
-        wait_until(all_sent, SETTLE_SECONDS, f"every SMS to be sent\n{cluster.tails()}")
+        wait_until(all_sent, SETTLE_SECONDS, "every SMS to be sent", *cluster.processes)
         cluster.wait_for_sweeps(2, "two more sweeps")
 
         assert_each_step_fired_once(cluster, assignment_ids, actions)
