@@ -1,0 +1,14 @@
+"""Celery tasks. They only call the domain functions; the beat schedule is in settings."""
+
+from celery import shared_task
+from django.db import connection
+
+from reports import rollup
+
+
+@shared_task(ignore_result=True)
+def refresh_rollups():
+    """Every minute: tally the hours that are over and those a late change made stale."""
+    if connection.vendor == "postgresql":
+        return rollup.refresh()
+    return 0
