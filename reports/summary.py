@@ -77,7 +77,7 @@ def summary_from_rows(since, until):
 
 
 def summary_from_tallies(since, until):
-    facts = Facts(period_facts(since, until))
+    facts = Facts(*period_facts(since, until))
     return {
         "period": period(since, until),
         "calls": call_figures_of(facts.calls()),
@@ -309,11 +309,12 @@ def counts_by_hour(rows, timestamp, **conditions):
 
 
 class Facts:
-    """The figures of `{(figure, key, value): n}` (reports.tallies.period_facts), the same as
-    the rows give."""
+    """The figures of `{(figure, key, value): n}` and the names of their keys
+    (reports.tallies.period_facts), the same as the rows give."""
 
-    def __init__(self, counted):
+    def __init__(self, counted, names):
         self.counted = counted
+        self.names = names
 
     def count(self, figure, key=""):
         return self.counted.get((figure, key, 0), 0)
@@ -343,7 +344,7 @@ class Facts:
             "total": self.count("incidents.total"),
             "by_category": {
                 code: self.count("incidents.category", str(pk))
-                for pk, code in Category.objects.values_list("pk", "code")
+                for pk, code in self.names.categories
             },
             "by_kecamatan": self.by_kecamatan(),
             "no_category": self.count("incidents.no_category"),
@@ -353,7 +354,7 @@ class Facts:
         }
 
     def by_kecamatan(self):
-        areas = Area.objects.values_list("pk", "code", "kind", "parent__code")
+        areas = self.names.areas
         counts = {code: 0 for _pk, code, kind, _parent in areas if kind == Area.Kind.KECAMATAN}
         for pk, code, _kind, parent in areas:
             kecamatan = parent or code
@@ -372,9 +373,7 @@ class Facts:
 
     def agencies(self):
         rows = []
-        for pk, code, is_active in Agency.objects.order_by("code").values_list(
-            "pk", "code", "is_active"
-        ):
+        for pk, code, is_active in self.names.agencies:
             assignments = self.count("agency.assignments", str(pk))
             if is_active or assignments:
                 times = self.histogram("agency.ack", str(pk))

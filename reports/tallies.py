@@ -17,6 +17,7 @@ Which facts are read live, which from the tallies (`sources`):
   subtracted, its rows counted instead.
 """
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -206,22 +207,47 @@ def merged(intervals):
 
 # --- reading ----------------------------------------------------------------------------------
 
+# The state of the rollups, the dirty hours of the period, and the names the figures are by
+# (ordered as their models are), in one round trip.
 STATE_SQL = """
 SELECT s.origin, s.built_until,
-       array(SELECT hour FROM reports_dirtyhour WHERE hour >= %s AND hour < %s ORDER BY hour)
-FROM (SELECT 1) one LEFT JOIN reports_rollupstate s ON s.id = 1
+       array(SELECT hour FROM reports_dirtyhour WHERE hour >= %s AND hour < %s ORDER BY hour),
+       (SELECT json_agg(json_build_array(id, code) ORDER BY code) FROM agencies_category),
+       (SELECT json_agg(json_build_array(area.id, area.code, area.kind, parent.code)
+                        ORDER BY area.code)
+        FROM agencies_area area LEFT JOIN agencies_area parent ON parent.id = area.parent_id),
+       (SELECT json_agg(json_build_array(id, code, is_active) ORDER BY code)
+        FROM agencies_agency)
+FROM (SELECT 1) AS one LEFT JOIN reports_rollupstate s ON s.id = 1
 """
 
 
+@dataclass
+class Names:
+    """What the facts' keys stand for: `[(id, code)]` of the categories, `[(id, code, kind,
+    parent's code)]` of the areas, `[(id, code, is_active)]` of the agencies, by code."""
+
+    categories: list
+    areas: list
+    agencies: list
+
+
 def period_facts(since, until):
-    """`{(figure, key, value): n}` over [since, until), in two queries."""
+    """`({(figure, key, value): n}, Names)` over [since, until), in two queries."""
     with connection.cursor() as cursor:
         cursor.execute(STATE_SQL, [ceil_hour(since), floor_hour(until)])
-        origin, built_until, dirty = cursor.fetchone()
+        origin, built_until, dirty, *names = cursor.fetchone()
         found = sources(since, until, origin, built_until, dirty)
         sql, params = summed_sql(found)
         cursor.execute(sql, params)
-        return {(figure, key, value): n for figure, key, value, n in cursor.fetchall()}
+        facts = {(figure, key, value): n for figure, key, value, n in cursor.fetchall()}
+    return facts, Names(*(decoded(rows) for rows in names))
+
+
+def decoded(rows):
+    """A json_agg: None when the table is empty; text or lists, as the driver hands it."""
+    rows = json.loads(rows) if isinstance(rows, str) else rows
+    return [tuple(row) for row in rows or []]
 
 
 def summed_sql(found):
