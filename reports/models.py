@@ -33,10 +33,13 @@ class Tally(models.Model):
 
 
 class DirtyHour(models.Model):
-    """An hour whose tallies a late change made stale (a database trigger marks it): reports
-    compute it from the rows until the rollup task tallies it again."""
+    """A mark that a late change made an hour's tallies stale (a database trigger adds one per
+    changed row; migration reports/0002): reports compute the hour from the rows until the
+    rollup task tallies it again and deletes the marks it saw. A mark of its own per change,
+    never a shared row: the writers of one hour never wait for one another nor for the task,
+    and a mark is seen exactly when the change it marks is."""
 
-    hour = models.DateTimeField(primary_key=True)
+    hour = models.DateTimeField(db_index=True)
 
     def __str__(self):
         return str(self.hour)

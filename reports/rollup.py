@@ -9,7 +9,9 @@ difference between the new tally and the one it replaces.
 
 An hour is tallied only once no transaction that began before its end is still running: the
 trigger (migration reports/0002) does not mark the current hour dirty, so a change made in it
-must be committed, and seen, before the hour is tallied.
+must be committed, and seen, before the hour is tallied. A change to an hour that is over adds
+a mark in its own transaction: the task deletes only the marks it sees, whose changes it then
+sees too; a mark committed later keeps the hour live until the next run.
 """
 
 from datetime import timedelta
@@ -57,7 +59,7 @@ def refresh_step():
         origin, built = state(cursor, closed)
         until = max(built, min(closed, built + CHUNK))
         cursor.execute("DELETE FROM reports_dirtyhour WHERE hour < %s RETURNING hour", [until])
-        stale = sorted(hour for (hour,) in cursor.fetchall() if origin <= hour < built)
+        stale = sorted({hour for (hour,) in cursor.fetchall() if origin <= hour < built})
         if not stale and built == until:
             return None
         tally(cursor, stale, origin, built, until)

@@ -211,7 +211,8 @@ def merged(intervals):
 # (ordered as their models are), in one round trip.
 STATE_SQL = """
 SELECT s.origin, s.built_until,
-       array(SELECT hour FROM reports_dirtyhour WHERE hour >= %s AND hour < %s ORDER BY hour),
+       array(SELECT DISTINCT hour FROM reports_dirtyhour
+             WHERE hour >= %s AND hour < %s ORDER BY hour),
        (SELECT json_agg(json_build_array(id, code) ORDER BY code) FROM agencies_category),
        (SELECT json_agg(json_build_array(area.id, area.code, area.kind, parent.code)
                         ORDER BY area.code)

@@ -4,22 +4,14 @@ PostgreSQL; SQLite reports read the rows themselves (reports.summary)."""
 from django.db import migrations
 
 # An hour is marked only once it is over (the current hour is never tallied: reports.rollup
-# waits for the transactions that began in it). The mark is held with a key-share lock until
-# commit, so the rollup task, which deletes the mark before it reads the hour's rows, waits for
-# this change and then sees it; writers of one hour do not wait for one another.
+# waits for the transactions that began in it). Each change adds a mark of its own: it never
+# waits for another writer or the rollup task.
 MARK_HOUR = """
 CREATE FUNCTION reports_mark_hour(at timestamptz) RETURNS void AS $$
-DECLARE
-    stale timestamptz := date_trunc('hour', at, 'UTC');
 BEGIN
-    IF at IS NULL OR stale >= date_trunc('hour', clock_timestamp(), 'UTC') THEN
-        RETURN;
+    IF at < date_trunc('hour', clock_timestamp(), 'UTC') THEN
+        INSERT INTO reports_dirtyhour (hour) VALUES (date_trunc('hour', at, 'UTC'));
     END IF;
-    LOOP
-        INSERT INTO reports_dirtyhour (hour) VALUES (stale) ON CONFLICT DO NOTHING;
-        PERFORM 1 FROM reports_dirtyhour WHERE hour = stale FOR KEY SHARE;
-        EXIT WHEN FOUND;
-    END LOOP;
 END $$ LANGUAGE plpgsql;
 
 CREATE FUNCTION reports_incident_opened(incident bigint) RETURNS timestamptz AS $$
