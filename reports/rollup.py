@@ -18,7 +18,7 @@ from datetime import timedelta
 
 from django.db import connection, transaction
 
-from reports.tallies import DAY, HOUR, facts_sql, merged, wib_midnight
+from reports.tallies import DAY, HOUR, facts_sql, hours_align, merged, wib_midnight
 
 # pg_try_advisory_xact_lock's key: "reports" in ASCII.
 LOCK_KEY = 0x7265706F727473
@@ -40,7 +40,10 @@ SELECT least((SELECT min(started_at) FROM calls_call),
 
 
 def refresh():
-    """Tally all that is due; the number of hours tallied."""
+    """Tally all that is due; the number of hours tallied. Nothing where reports do not read
+    tallies: on SQLite, in a time zone whose hours are not UTC hours."""
+    if connection.vendor != "postgresql" or not hours_align():
+        return 0
     tallied = 0
     while (step := refresh_step()) is not None:
         tallied += step

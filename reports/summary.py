@@ -40,7 +40,7 @@ from agencies.models import Agency, Area, Category
 from calls.models import Call
 from dispatch.models import Incident
 from reports.sql import PercentileCont, Tenths
-from reports.tallies import UNCLASSIFIED_KEY, period_facts
+from reports.tallies import UNCLASSIFIED_KEY, hours_align, period_facts
 
 INBOUND = Q(direction=Call.Direction.INBOUND)
 VOICE = INBOUND & Q(channel=Call.Channel.VOICE)
@@ -57,7 +57,7 @@ def summary(since, until):
     """The whole report as plain data: the contract's keys, then the extensions. On PostgreSQL
     from the rollups (reports.tallies: a fixed number of queries whatever the period); on
     SQLite, which has no rollups, from the rows."""
-    if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql" and hours_align():
         return summary_from_tallies(since, until)
     return summary_from_rows(since, until)
 

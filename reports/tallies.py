@@ -141,6 +141,14 @@ def facts_sql(intervals):
 # --- a period's sources -----------------------------------------------------------------------
 
 
+def hours_align():
+    """Whether the deployment's hours are UTC hours and its days 24 of them (WIB, WITA, WIT: a
+    whole number of hours from UTC, no daylight saving time), as the tallies assume."""
+    zone = timezone.get_default_timezone()
+    offsets = {zone.utcoffset(datetime(2026, month, 1)) for month in (1, 4, 7, 10)}
+    return len(offsets) == 1 and offsets.pop() % HOUR == timedelta(0)
+
+
 def floor_hour(at):
     return at.replace(minute=0, second=0, microsecond=0)
 

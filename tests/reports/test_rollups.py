@@ -269,3 +269,9 @@ def test_a_second_runner_waits_for_nothing_and_changes_nothing(history):
     finally:
         other.close()
     assert rollup.refresh() > 0
+
+
+def test_where_hours_are_not_utc_hours_nothing_is_tallied(history, settings):
+    settings.TIME_ZONE = "Asia/Kolkata"  # UTC+5:30: its midnights fall mid-hour
+    assert rollup.refresh() == 0
+    assert not Tally.objects.exists()
