@@ -371,5 +371,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "dispatch.tasks.sweep",
         "schedule": ESCALATION_SWEEP_SECONDS,
         "options": {"expires": 5 * ESCALATION_SWEEP_SECONDS},
-    }
+    },
+    # The reports' rollups (reports.rollup): the hours that are over, those made stale.
+    "reports-rollup": {
+        "task": "reports.tasks.refresh_rollups",
+        "schedule": 60.0,
+        "options": {"expires": 60.0},
+    },
 }

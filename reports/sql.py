@@ -7,7 +7,7 @@ way PostgreSQL computes it, so the reports have one definition on both databases
 
 import math
 
-from django.db.models import Aggregate
+from django.db.models import Aggregate, FloatField, Func
 
 
 class PercentileCont(Aggregate):
@@ -55,3 +55,19 @@ def add_percentile_to_sqlite(sender, connection, **kwargs):
     """`connection_created` receiver."""
     if connection.vendor == "sqlite":
         connection.connection.create_aggregate("percentile_cont", 2, SQLitePercentile)
+
+
+class Tenths(Func):
+    """A duration in whole tenths of a second (half away from zero), the precision the report
+    shows: its medians and percentiles are of these, as are the rollups' (reports.tallies)."""
+
+    output_field = FloatField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return self.as_sql(
+            compiler, connection, template="round(extract(epoch FROM %(expressions)s) * 10)"
+        )
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        # Django's SQLite durations are whole microseconds.
+        return self.as_sql(compiler, connection, template="round((%(expressions)s) / 100000.0)")

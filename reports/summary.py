@@ -20,8 +20,10 @@ queries whatever the period holds. What each figure counts:
   over the period.
 """
 
+import math
 from datetime import timedelta
 
+from django.db import connection
 from django.db.models import (
     Count,
     DurationField,
@@ -37,7 +39,8 @@ from django.utils import timezone
 from agencies.models import Agency, Area, Category
 from calls.models import Call
 from dispatch.models import Incident
-from reports.sql import PercentileCont
+from reports.sql import PercentileCont, Tenths
+from reports.tallies import UNCLASSIFIED_KEY, hours_align, period_facts
 
 INBOUND = Q(direction=Call.Direction.INBOUND)
 VOICE = INBOUND & Q(channel=Call.Channel.VOICE)
@@ -51,7 +54,17 @@ UNCLASSIFIED = "unclassified"
 
 
 def summary(since, until):
-    """The whole report as plain data: the contract's keys, then the extensions."""
+    """The whole report as plain data: the contract's keys, then the extensions. On PostgreSQL
+    from the rollups (reports.tallies: a fixed number of queries whatever the period); on
+    SQLite, which has no rollups, from the rows."""
+    if connection.vendor == "postgresql" and hours_align():
+        return summary_from_tallies(since, until)
+    return summary_from_rows(since, until)
+
+
+def summary_from_rows(since, until):
+    """Every figure aggregated from the period's rows: SQLite's report, and on PostgreSQL the
+    reference the rollups are proven against (tests/reports/test_rollups.py)."""
     calls = Call.objects.filter(started_at__gte=since, started_at__lt=until)
     incidents = Incident.objects.filter(created_at__gte=since, created_at__lt=until)
     return {
@@ -60,6 +73,17 @@ def summary(since, until):
         "incidents": incidents_figures(incidents),
         "agencies": agencies_figures(since, until),
         "by_hour": hourly_figures(calls, incidents),
+    }
+
+
+def summary_from_tallies(since, until):
+    facts = Facts(*period_facts(since, until))
+    return {
+        "period": period(since, until),
+        "calls": call_figures_of(facts.calls()),
+        "incidents": facts.incidents(),
+        "agencies": facts.agencies(),
+        "by_hour": facts.by_hour(),
     }
 
 
@@ -75,8 +99,9 @@ def share(part, whole):
     return round(part / whole, 4) if whole else None
 
 
-def seconds(duration):
-    return None if duration is None else round(duration.total_seconds(), 1)
+def seconds(tenths):
+    """A duration measured in tenths of a second (reports.sql.Tenths), in seconds."""
+    return None if tenths is None else round(tenths / 10, 1)
 
 
 def within(limit):
@@ -92,7 +117,6 @@ def elapsed(start, end):
 
 
 def calls_figures(calls):
-    classifications = [*Call.Classification.values, UNCLASSIFIED]
     counts = counts_of(
         calls,
         total=INBOUND,
@@ -105,6 +129,12 @@ def calls_figures(calls):
         unclassified=INBOUND & Q(classification__isnull=True),
         callbacks=Q(direction=Call.Direction.OUTBOUND),
     )
+    return call_figures_of(counts)
+
+
+def call_figures_of(counts):
+    """The calls' figures from their counts (named as calls_figures names them)."""
+    classifications = [*Call.Classification.values, UNCLASSIFIED]
     return {
         **{key: counts[key] for key in ("total", "voice", "sms", "abandoned", "picked_up")},
         within(15): counts[within(15)],
@@ -191,15 +221,19 @@ def answer_to_dispatch(incidents):
     figures = per_incident.aggregate(
         incidents=Count("incident"),
         within_60s=Count("incident", filter=Q(processing__lte=NFPA_DISPATCH)),
-        median=PercentileCont("processing", 0.5),
-        p90=PercentileCont("processing", 0.9),
+        median=PercentileCont(Tenths("processing"), 0.5),
+        p90=PercentileCont(Tenths("processing"), 0.9),
     )
+    return answer_to_dispatch_of(**figures)
+
+
+def answer_to_dispatch_of(incidents, within_60s, median, p90):
     return {
-        "incidents": figures["incidents"],
-        "within_60s": figures["within_60s"],
-        "share_within_60s": share(figures["within_60s"], figures["incidents"]),
-        "seconds_median": seconds(figures["median"]),
-        "seconds_p90": seconds(figures["p90"]),
+        "incidents": incidents,
+        "within_60s": within_60s,
+        "share_within_60s": share(within_60s, incidents),
+        "seconds_median": seconds(median),
+        "seconds_p90": seconds(p90),
     }
 
 
@@ -209,7 +243,7 @@ def answer_to_dispatch(incidents):
 def agencies_figures(since, until):
     """One row per agency that is active or had an assignment in the period, by code."""
     in_period = Q(assignments__created_at__gte=since, assignments__created_at__lt=until)
-    time_to_acknowledge = elapsed("recent__created_at", "recent__acknowledged_at")
+    time_to_acknowledge = Tenths(elapsed("recent__created_at", "recent__acknowledged_at"))
     rows = (
         Agency.objects.annotate(recent=FilteredRelation("assignments", condition=in_period))
         .annotate(
@@ -223,16 +257,27 @@ def agencies_figures(since, until):
         .order_by("code")
     )
     return [
-        {
-            "code": agency.code,
-            "assignments": agency.assignment_count,
-            "acknowledged": agency.acknowledged,
-            "ack_seconds_median": seconds(agency.ack_median),
-            "escalated": agency.escalated,
-            "ack_seconds_p90": seconds(agency.ack_p90),
-        }
+        agency_figures_of(
+            agency.code,
+            agency.assignment_count,
+            agency.acknowledged,
+            agency.escalated,
+            agency.ack_median,
+            agency.ack_p90,
+        )
         for agency in rows
     ]
+
+
+def agency_figures_of(code, assignments, acknowledged, escalated, ack_median, ack_p90):
+    return {
+        "code": code,
+        "assignments": assignments,
+        "acknowledged": acknowledged,
+        "ack_seconds_median": seconds(ack_median),
+        "escalated": escalated,
+        "ack_seconds_p90": seconds(ack_p90),
+    }
 
 
 # --- by hour of the day -----------------------------------------------------------------------
@@ -258,3 +303,124 @@ def counts_by_hour(rows, timestamp, **conditions):
     grouped = rows.annotate(hour=hour).values("hour").annotate(**counting(conditions)).order_by()
     found = {row["hour"]: counted(row, conditions) for row in grouped}
     return {hour: found.get(hour, dict.fromkeys(conditions, 0)) for hour in range(24)}
+
+
+# --- from the rollups -------------------------------------------------------------------------
+
+
+class Facts:
+    """The figures of `{(figure, key, value): n}` and the names of their keys
+    (reports.tallies.period_facts), the same as the rows give."""
+
+    def __init__(self, counted, names):
+        self.counted = counted
+        self.names = names
+
+    def count(self, figure, key=""):
+        return self.counted.get((figure, key, 0), 0)
+
+    def histogram(self, figure, key=""):
+        """`[(value, n)]` by value."""
+        return sorted(
+            (value, n)
+            for (counted_figure, counted_key, value), n in self.counted.items()
+            if counted_figure == figure and counted_key == key
+        )
+
+    def calls(self):
+        names = ("total", "voice", "sms", "abandoned", "picked_up", "callbacks")
+        return {
+            **{name: self.count(f"calls.{name}") for name in names},
+            **{within(limit): self.count(f"calls.within_{limit}") for limit in NENA_SECONDS},
+            **{
+                code: self.count("calls.classification", code)
+                for code in Call.Classification.values
+            },
+            UNCLASSIFIED: self.count("calls.classification", UNCLASSIFIED_KEY),
+        }
+
+    def incidents(self):
+        return {
+            "total": self.count("incidents.total"),
+            "by_category": {
+                code: self.count("incidents.category", str(pk))
+                for pk, code in self.names.categories
+            },
+            "by_kecamatan": self.by_kecamatan(),
+            "no_category": self.count("incidents.no_category"),
+            "no_area": self.count("incidents.no_area"),
+            "dispatched": self.count("incidents.dispatched"),
+            "answer_to_dispatch": self.answer_to_dispatch(),
+        }
+
+    def by_kecamatan(self):
+        areas = self.names.areas
+        counts = {code: 0 for _pk, code, kind, _parent in areas if kind == Area.Kind.KECAMATAN}
+        for pk, code, _kind, parent in areas:
+            kecamatan = parent or code
+            if kecamatan in counts:
+                counts[kecamatan] += self.count("incidents.area", str(pk))
+        return counts
+
+    def answer_to_dispatch(self):
+        times = self.histogram("dispatch.answered")
+        return answer_to_dispatch_of(
+            incidents=sum(n for _value, n in times),
+            within_60s=self.count("dispatch.within_60"),
+            median=percentile_cont(times, 0.5),
+            p90=percentile_cont(times, 0.9),
+        )
+
+    def agencies(self):
+        rows = []
+        for pk, code, is_active in self.names.agencies:
+            assignments = self.count("agency.assignments", str(pk))
+            if is_active or assignments:
+                times = self.histogram("agency.ack", str(pk))
+                rows.append(
+                    agency_figures_of(
+                        code,
+                        assignments,
+                        self.count("agency.acknowledged", str(pk)),
+                        self.count("agency.escalated", str(pk)),
+                        percentile_cont(times, 0.5),
+                        percentile_cont(times, 0.9),
+                    )
+                )
+        return rows
+
+    def by_hour(self):
+        return [
+            {
+                "hour": hour,
+                "calls": self.count("hour.calls", str(hour)),
+                "voice": self.count("hour.voice", str(hour)),
+                within(15): self.count("hour.within_15", str(hour)),
+                "incidents": self.count("hour.incidents", str(hour)),
+            }
+            for hour in range(24)
+        ]
+
+
+def percentile_cont(histogram, fraction):
+    """PostgreSQL's `percentile_cont(fraction)` over the values of `histogram` (`[(value, n)]`
+    by value), with its very float arithmetic: the same result to the last bit."""
+    total = sum(n for _value, n in histogram)
+    if not total:
+        return None
+    position = fraction * (total - 1)
+    first, second = math.floor(position), math.ceil(position)
+    low = float(nth_value(histogram, first))
+    if first == second:
+        return low
+    high = float(nth_value(histogram, second))
+    return low + (high - low) * (position - first)
+
+
+def nth_value(histogram, rank):
+    """The value at `rank` (from 0) of the values in order."""
+    for value, n in histogram:
+        if rank < n:
+            return value
+        rank -= n
+    raise IndexError(rank)

@@ -58,6 +58,9 @@ CONSOLE_ACTIONS = {"notify_agency", "notify_supervisors"}
 TWICE_IS_HARMLESS = {
     "dispatch.tasks.sweep": "test_a_second_beat_changes_nothing: due escalation steps and due "
     "notification retries, each once; the health stamp is a time, written again",
+    "reports.tasks.refresh_rollups": "tests/reports/test_rollups.py::"
+    "test_a_second_runner_waits_for_nothing_and_changes_nothing and "
+    "::test_tallying_again_changes_nothing: an advisory lock; a tally is replaced, never added",
 }
 FIRED = re.compile(r"escalation step (\d+) \(\w+\) fired for assignment (\d+)\b")
 SENT = re.compile(r"\bsms notification (\d+) of assignment \d+: sent\b")
