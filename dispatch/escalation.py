@@ -3,9 +3,9 @@
 Deadlines are rows, not sleeping tasks. Each pending assignment carries a copy of its agency's
 policy steps, how many have fired (`escalation_level`) and when the next is due (`escalate_at`,
 indexed). Celery beat runs `run_due()` every two seconds; it claims due assignments under row
-locks, fires each overdue step once and sets the next deadline in the same transaction. A
-crashed worker, a restarted Redis or a late beat loses nothing: the rows are still due and the
-next sweep fires them, once.
+locks, a batch at a time, fires each overdue step once and sets the next deadline in the same
+transaction — a few statements per batch, not per step. A crashed worker, a restarted Redis or
+a late beat loses nothing: the rows are still due and the next sweep fires them, once.
 
 Locking follows the rest of the domain — incident rows first, then assignments — and skips rows
 another sweeper (or an acknowledgement) holds, so two workers never fire the same step and
@@ -22,13 +22,9 @@ from django.utils import timezone
 
 from agencies.models import EscalationAction
 from dispatch import events, notifications
-from dispatch.incidents import (
-    assign,
-    assignment_data,
-    record_assignment_event,
-    settle_incident_status,
-)
-from dispatch.models import Assignment, Incident
+from dispatch.incidents import assign, record_assignment_event, settle_incident_status
+from dispatch.models import Assignment, Incident, IncidentEvent
+from dispatch.payloads import AssignmentSerializer, NotificationSerializer
 
 logger = logging.getLogger(__name__)
 
@@ -74,15 +70,19 @@ def claim(now, limit):
     )
 
 
-def run_due(now=None, batch_size=BATCH_SIZE):
-    """Fire every step that is due. Returns how many fired."""
+def run_due(now=None, batch_size=BATCH_SIZE, on_backlog=None):
+    """Fire every step that is due, a batch of locked assignments per transaction. Returns how
+    many fired. `on_backlog` is called once, as soon as a batch comes back full: more is due
+    than one batch, so more sweepers may share it (tasks.sweep asks for one more)."""
     fired = 0
     while True:
         current = now or timezone.now()
         with transaction.atomic():
             batch = claim(current, batch_size)
-            for assignment in batch:
-                fired += fire_due_steps(assignment, current)
+            if on_backlog is not None and len(batch) == batch_size:
+                on_backlog()
+                on_backlog = None
+            fired += fire_batch(batch, current)
         if len(batch) < batch_size:
             return fired
 
@@ -97,50 +97,119 @@ def next_deadline(assignment):
     )
 
 
-def fire_due_steps(assignment, now):
-    """Fire each step of this (locked) assignment that is due, oldest first — a sweep that
-    comes late fires every step it missed, each once."""
-    fired = 0
+class Fired:
+    """One fired step: what its event and its notifications need, taken as it fired."""
+
+    def __init__(self, assignment, index, step, due_at, snapshot, notifications):
+        self.assignment = assignment
+        self.index = index
+        self.step = step
+        self.due_at = due_at
+        self.snapshot = snapshot  # the assignment as the API shows it, once this step fired
+        self.notifications = notifications  # unsaved Notification rows
+
+
+def fire_batch(assignments, now):
+    """Fire every due step of these locked assignments in a fixed number of statements, however
+    many there are: one UPDATE of the assignments, one INSERT of their notifications, one INSERT
+    of their `escalation.triggered` events (a reroute adds the few of its hand-over). The
+    payloads are built from the rows in hand, one serializer of each kind for the batch."""
+    if not assignments:
+        return 0
+    # The clock now, not the sweep's `now`: a sweep over many due rows would otherwise stamp
+    # them all with its start and hide how late the last ones were.
+    fired_at = timezone.now()
+    describe = AssignmentSerializer().to_representation
+    fired = [step for a in assignments for step in fire_due_steps(a, now, fired_at, describe)]
+    write_fired(assignments)
+    for assignment in assignments:
+        if taken_back(assignment):
+            hand_over(assignment)
+    saved = iter(notifications.create_many([n for f in fired for n in f.notifications]))
+    summarize = NotificationSerializer().to_representation
+    events.record_many(
+        [
+            escalation_event(f, fired_at, [summarize(next(saved)) for _ in f.notifications])
+            for f in fired
+        ]
+    )
+    for f in fired:
+        log_fired(f)
+    return len(fired)
+
+
+# What firing changes on an assignment (a reroute: its status and note too).
+FIRED_FIELDS = ("escalation_level", "escalate_at", "status", "note", "updated_at")
+
+
+def write_fired(assignments):
+    """One UPDATE for the whole batch. On PostgreSQL the new values travel as one array per
+    column: Django's bulk_update builds a CASE expression per row and field, which cost more
+    than all the rest of a batch. SQLite (development) has no arrays and keeps bulk_update."""
+    if connection.vendor != "postgresql":
+        Assignment.objects.bulk_update(assignments, FIRED_FIELDS)
+        return
+    columns = {name: [getattr(a, name) for a in assignments] for name in ("id", *FIRED_FIELDS)}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE dispatch_assignment AS a
+               SET escalation_level = v.escalation_level, escalate_at = v.escalate_at,
+                   status = v.status, note = v.note, updated_at = v.updated_at
+              FROM unnest(%s::bigint[], %s::smallint[], %s::timestamptz[], %s::text[],
+                          %s::text[], %s::timestamptz[])
+                   AS v(id, escalation_level, escalate_at, status, note, updated_at)
+             WHERE a.id = v.id
+            """,
+            list(columns.values()),
+        )
+
+
+def fire_due_steps(assignment, now, fired_at, describe):
+    """Fire, in memory, each step of this (locked) assignment that is due, oldest first — a
+    sweep that comes late fires every step it missed, each once. `fire_batch` writes them."""
+    fired = []
     while (
         assignment.status == Assignment.Status.PENDING
         and assignment.escalate_at is not None
         and assignment.escalate_at <= now
     ):
-        fire_step(assignment, now)
-        fired += 1
+        index = assignment.escalation_level
+        step = assignment.escalation_steps[index]
+        due_at = assignment.escalate_at
+        assignment.escalation_level = index + 1
+        assignment.escalate_at = next_deadline(assignment)
+        assignment.updated_at = fired_at
+        sent = run_action(assignment, index, step["action"])
+        fired.append(Fired(assignment, index, step, due_at, describe(assignment), sent))
     return fired
 
 
-def fire_step(assignment, now):
-    index = assignment.escalation_level
-    step = assignment.escalation_steps[index]
-    due_at = assignment.escalate_at
-    assignment.escalation_level = index + 1
-    assignment.escalate_at = next_deadline(assignment)
-    assignment.save(update_fields=["escalation_level", "escalate_at", "updated_at"])
-    sent = run_action(assignment, index, step["action"])
-    events.record(
-        "escalation.triggered",
-        incident=assignment.incident,
-        agency=assignment.agency,
+def escalation_event(fired, fired_at, sent):
+    return IncidentEvent(
+        type="escalation.triggered",
+        incident=fired.assignment.incident,
+        agency=fired.assignment.agency,
         data={
-            **assignment_data(assignment),
+            "assignment": fired.snapshot,
             "step": {
-                "index": index,
-                "action": step["action"],
-                "after_seconds": step["after_seconds"],
-                "due_at": due_at.isoformat(),
-                # The clock now, not the sweep's `now`: a sweep over many due rows would
-                # otherwise stamp them all with its start and hide how late the last ones were.
-                "fired_at": timezone.now().isoformat(),
+                "index": fired.index,
+                "action": fired.step["action"],
+                "after_seconds": fired.step["after_seconds"],
+                "due_at": fired.due_at.isoformat(),
+                "fired_at": fired_at.isoformat(),
             },
-            "notifications": [notifications.summary(n) for n in sent],
+            "notifications": sent,
         },
     )
+
+
+def log_fired(fired):
+    assignment = fired.assignment
     logger.info(
         "escalation step %s (%s) fired for assignment %s to %s",
-        index,
-        step["action"],
+        fired.index,
+        fired.step["action"],
         assignment.id,
         assignment.agency.code,
         extra={"incident": assignment.incident.reference},
@@ -148,9 +217,10 @@ def fire_step(assignment, now):
 
 
 def run_action(assignment, index, action):
-    """The step's handler. A step copied from an old policy may name an action this version no
-    longer has: the step still counts as fired (the next one stays on time) but notifies nobody,
-    and the sweep goes on with every other assignment."""
+    """The step's handler: the notification rows it sends (unsaved). A step copied from an old
+    policy may name an action this version no longer has: the step still counts as fired (the
+    next one stays on time) but notifies nobody, and the sweep goes on with every other
+    assignment."""
     handler = ACTIONS.get(action)
     if handler is None:
         logger.error(
@@ -182,12 +252,17 @@ def call_agency(assignment, index):
 
 
 def reroute(assignment, index):
-    """Take the incident back from the silent agency: to its backup agency when one is
-    configured, else to the command centre for re-dispatch."""
+    """Take the incident back from the silent agency; `hand_over` passes it on once the batch's
+    UPDATE has written the cancellation."""
     assignment.status = Assignment.Status.CANCELLED
     assignment.escalate_at = None
     assignment.note = "Dialihkan otomatis: tidak diterima tepat waktu"
-    assignment.save(update_fields=["status", "escalate_at", "note", "updated_at"])
+    return [notifications.console(assignment, index, "supervisors")]
+
+
+def hand_over(assignment):
+    """After a reroute: to the silent agency's backup agency when one is configured, else back
+    to the command centre for re-dispatch."""
     record_assignment_event("assignment.cancelled", assignment, reason="escalation")
     backup = assignment.agency.backup_agency
     incident = assignment.incident
@@ -195,7 +270,6 @@ def reroute(assignment, index):
         replacement = assign(incident, backup, timezone.now())
         record_assignment_event("assignment.created", replacement, rerouted_from=assignment.id)
     settle_incident_status(incident, None)
-    return [notifications.console(assignment, index, "supervisors")]
 
 
 def ever_held(incident, agency):

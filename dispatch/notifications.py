@@ -11,7 +11,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.dispatch import Signal
 from django.utils import timezone
@@ -46,28 +46,25 @@ def summary(notification):
 
 
 def console(assignment, step, recipient):
-    notification, _created = Notification.objects.get_or_create(
+    """A console alert (unsaved; `create_many` writes it): the escalation event carries it, so
+    it is born sent."""
+    return Notification(
         assignment=assignment,
         step=step,
         channel=Notification.Channel.CONSOLE,
         recipient=recipient,
-        defaults={"status": Status.SENT, "sent_at": timezone.now()},
+        status=Status.SENT,
+        sent_at=timezone.now(),
     )
-    return notification
 
 
 def external(assignment, step, channel, body):
-    """Queue an SMS or a call to the agency's duty phone; sent once the step commits."""
+    """An SMS or a call to the agency's duty phone (unsaved; `create_many` writes it and sends
+    it once the step commits). Without a duty phone it is born failed."""
     phone = assignment.agency.phone
-    notification, created = Notification.objects.get_or_create(
-        assignment=assignment,
-        step=step,
-        channel=channel,
-        recipient=phone,
-        defaults={"body": body},
+    notification = Notification(
+        assignment=assignment, step=step, channel=channel, recipient=phone, body=body
     )
-    if not created:
-        return notification
     if not phone:
         notification.status = Status.FAILED
         notification.error = gettext("The agency has no duty phone number.")
@@ -77,10 +74,77 @@ def external(assignment, step, channel, body):
             assignment.id,
             assignment.agency.code,
         )
-        notification.save(update_fields=["status", "error", "updated_at"])
-    else:
-        transaction.on_commit(lambda: enqueue(notification.id))
     return notification
+
+
+UNIQUE_KEY = ("assignment_id", "step", "channel", "recipient")
+
+
+def key(notification):
+    """The row's unique key, in plain values (a Channel member hashes unlike its string)."""
+    return (
+        notification.assignment_id,
+        notification.step,
+        str(notification.channel),
+        notification.recipient,
+    )
+
+
+def create_many(rows):
+    """Write new rows with one `INSERT … ON CONFLICT DO NOTHING` and return them saved, in
+    order. A row that was already there (the same step of the same assignment asked again) is
+    returned as stored and sent no second time. Queued rows go to a worker after the commit."""
+    if not rows:
+        return []
+    created = insert_ignoring_duplicates(rows)
+    existing = stored_duplicates([row for row in rows if key(row) not in created])
+    saved = []
+    for row in rows:
+        if key(row) in created:
+            row.id = created[key(row)]
+            row._state.adding, row._state.db = False, connection.alias
+        else:
+            existing[key(row)].assignment = row.assignment  # in hand, with its agency
+            row = existing[key(row)]
+        saved.append(row)
+    queued = [row.id for row in rows if key(row) in created and row.status == Status.QUEUED]
+    if queued:
+        transaction.on_commit(lambda: [enqueue(notification_id) for notification_id in queued])
+    return saved
+
+
+def insert_ignoring_duplicates(rows):
+    """{unique key: id} of the rows this INSERT created. Plain SQL because Django's
+    `bulk_create(ignore_conflicts=True)` does not say which rows it wrote; PostgreSQL and
+    SQLite (3.35+) both take this statement."""
+    fields = [field for field in Notification._meta.concrete_fields if not field.primary_key]
+    params = [
+        field.get_db_prep_save(field.pre_save(row, add=True), connection)
+        for row in rows
+        for field in fields
+    ]
+    quote = connection.ops.quote_name
+    table = quote(Notification._meta.db_table)
+    columns = ", ".join(quote(field.column) for field in fields)
+    values = ", ".join(["(" + ", ".join(["%s"] * len(fields)) + ")"] * len(rows))
+    returning = ", ".join(
+        quote(Notification._meta.get_field(n).column) for n in ("id", *UNIQUE_KEY)
+    )
+    # Only the model's own table and column names are formatted in; every value is a parameter.
+    sql = f"INSERT INTO {table} ({columns}) VALUES {values} ON CONFLICT DO NOTHING"  # noqa: S608
+    sql += f" RETURNING {returning}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {tuple(found[1:]): found[0] for found in cursor.fetchall()}
+
+
+def stored_duplicates(rows):
+    if not rows:
+        return {}
+    stored = Notification.objects.filter(
+        assignment_id__in={row.assignment_id for row in rows}, step__in={row.step for row in rows}
+    )
+    return {key(row): row for row in stored}
 
 
 def enqueue(notification_id):

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from agencies.models import Agency, EscalationPolicy
 from dispatch import escalation, incidents
@@ -166,6 +167,39 @@ def test_each_assignment_runs_its_own_clock():
     assert fired_steps(later["DPKP"]) == [(0, "notify_agency")]
 
 
+# --- what a sweep costs --------------------------------------------------------------------
+
+
+def sweep_queries(seconds):
+    with CaptureQueriesContext(connection) as captured:
+        fired = sweep(seconds)
+    return fired, [query["sql"] for query in captured.captured_queries]
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [ALL_STEPS[:1], ALL_STEPS[1:2], ALL_STEPS[:4]],
+    ids=["console", "sms", "four-steps-each"],
+)
+def test_a_batch_costs_the_same_few_queries_however_many_steps_it_fires(
+    steps, django_capture_on_commit_callbacks
+):
+    """Claim (incidents, then their assignments), one UPDATE of the assignments, one INSERT of
+    the notifications, one INSERT of the events: never a query per step."""
+    set_policy("DPKP", steps)
+    due_after = steps[-1]["after_seconds"]
+    with django_capture_on_commit_callbacks():  # the queued SMS are not sent here
+        dispatch_at(0)
+        few, few_queries = sweep_queries(due_after)
+        for i in range(1, 9):
+            dispatch_at(i)
+        many, many_queries = sweep_queries(due_after + 9)
+    assert (few, many) == (len(steps), 8 * len(steps))
+    assert len(few_queries) == len(many_queries) == 7, many_queries
+    statements = [sql.split()[0] for sql in many_queries]
+    assert statements == ["SAVEPOINT", "SELECT", "SELECT", "UPDATE", "INSERT", "INSERT", "RELEASE"]
+
+
 # --- what a fired step records -------------------------------------------------------------
 
 
@@ -208,6 +242,19 @@ def test_each_fired_step_writes_one_escalation_event_with_step_and_notifications
         2: ("console", "supervisors", "sent"),
         3: ("voice", "+62254377113", "queued"),
     }
+
+
+def test_each_events_assignment_is_the_assignment_as_the_api_shows_it_after_its_step():
+    set_policy("DPKP", ALL_STEPS[:3])
+    _incident, assigned = dispatch_at(0)
+    with time_machine.travel(at(150), tick=False):  # steps 0 and 1 due, step 2 not yet
+        assert escalation.run_due() == 2
+    first, second = triggered(assigned["DPKP"])
+    after_second = reload(assigned["DPKP"])
+    assert second.data["assignment"] == incidents.assignment_data(after_second)["assignment"]
+    after_first = reload(assigned["DPKP"])
+    after_first.escalation_level, after_first.escalate_at = 1, at(120)
+    assert first.data["assignment"] == incidents.assignment_data(after_first)["assignment"]
 
 
 def test_notification_state_changes_are_notification_events_never_escalation_events(

@@ -52,7 +52,7 @@ CONSOLE_STEPS = [
     {"after_seconds": 3, "action": "notify_agency"},
 ]
 
-# A worker whose every fired step takes a little longer, so a SIGKILL lands mid-sweep for sure.
+# A worker whose every batch takes a little longer, so a SIGKILL lands mid-sweep for sure.
 # The code it runs is otherwise the real worker's.
 SLOW_WORKER = """
 import os, sys, time
@@ -60,11 +60,12 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django.setup()
 from dispatch import escalation
-delay, fire_step = float(os.environ["TEST_STEP_DELAY"]), escalation.fire_step
-def slow_fire_step(assignment, now):
-    time.sleep(delay)
-    return fire_step(assignment, now)
-escalation.fire_step = slow_fire_step
+delay, fire_batch = float(os.environ["TEST_BATCH_DELAY"]), escalation.fire_batch
+def slow_fire_batch(assignments, now):
+    if assignments:
+        time.sleep(delay)
+    return fire_batch(assignments, now)
+escalation.fire_batch = slow_fire_batch
 from celery.bin.celery import main
 sys.argv[0] = "celery"
 sys.exit(main())
@@ -119,7 +120,7 @@ class Workers:
             "PYTHONUNBUFFERED": "1",
         }
 
-    def start(self, name, *, step_delay=None, pool="solo", concurrency=1):
+    def start(self, name, *, batch_delay=None, pool="solo", concurrency=1):
         node = f"{name}-{self.queue}@localhost"
         args = [
             "-A",
@@ -136,11 +137,11 @@ class Workers:
             "--loglevel=INFO",
         ]
         env = dict(self.env)
-        if step_delay is None:
+        if batch_delay is None:
             command = [sys.executable, "-m", "celery", *args]
         else:
             command = [sys.executable, "-c", SLOW_WORKER, *args]
-            env["TEST_STEP_DELAY"] = str(step_delay)
+            env["TEST_BATCH_DELAY"] = str(batch_delay)
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (closed with the process)
         process = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -313,9 +314,9 @@ def test_two_workers_fire_each_step_exactly_once(workers):
 
 def test_a_worker_killed_mid_sweep_loses_and_repeats_nothing(workers):
     agency = policy(CONSOLE_STEPS[:2])
+    doomed = workers.start("doomed", batch_delay=4)  # its start-up sweep finds nothing due
     ids = pending_assignments(150, agency, overdue_by=60)  # 300 due steps: 2 batches of 100
     total = 300
-    doomed = workers.start("doomed", step_delay=0.02)  # >= 4 s per batch
 
     workers.sweep()
     # The first batch commits (200 steps); kill while the second is in its transaction.
@@ -336,3 +337,20 @@ def test_a_worker_killed_mid_sweep_loses_and_repeats_nothing(workers):
     # A console that followed the replay through it all has every event, each once.
     operator = make_user("replay-follower", User.Role.OPERATOR)
     assert follow_replay(api_as(operator)) == every_seq()
+
+
+def test_one_sweep_shares_a_burst_with_the_other_worker(workers):
+    """Beat sends one sweep; it finds more than a batch due and asks for a helper, which the
+    idle worker takes: both fire part of the burst, each step once."""
+    agency = policy(CONSOLE_STEPS[:1])
+    first = workers.start("first", batch_delay=0.5)
+    second = workers.start("second", batch_delay=0.5)
+    workers.wait_idle()  # their start-up sweeps found nothing due
+    ids = pending_assignments(400, agency, overdue_by=60)  # four batches of 100
+
+    workers.sweep()
+    assert wait_until(lambda: sum(fired().values()) >= 400, FIRED_WITHIN, every=0.2)
+    workers.wait_idle()
+    assert_each_step_fired_once(ids, 1)
+    for name in (first, second):
+        assert "fired for assignment" in workers.log(name.split("-")[0]), name

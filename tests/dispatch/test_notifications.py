@@ -106,8 +106,11 @@ def test_one_row_per_assignment_step_channel_and_recipient(
 
     # The same step asked again (a retried sweep) gives the same row and sends nothing more.
     with django_capture_on_commit_callbacks(execute=True):
-        again = notifications.external(assignment, 0, "sms", "ignored")
+        [again] = notifications.create_many(
+            [notifications.external(assignment, 0, "sms", "ignored")]
+        )
     assert again.id == row.id
+    assert again.body == row.body
     assert enqueued == [row.id]
 
     with pytest.raises(IntegrityError), transaction.atomic():
