@@ -107,16 +107,36 @@ ASSIGNMENT = RowShape(AssignmentSerializer)
 EVENT = RowShape(EventEnvelopeSerializer, given=("type",))
 
 
+class Rows:
+    """What a paginator needs of a queryset (count, slice), with the page fetched as the rows of
+    a shape. The count is the queryset's own: the joins that fetch related codes and names would
+    make PostgreSQL count through them too."""
+
+    def __init__(self, queryset, shape):
+        self.queryset = queryset
+        self.shape = shape
+
+    @property
+    def ordered(self):
+        return self.queryset.ordered
+
+    def count(self):
+        return self.queryset.count()
+
+    def __getitem__(self, index):
+        return self.queryset.values(*self.shape.lookups)[index]
+
+
 def incident_rows(queryset):
-    return queryset.values(*INCIDENT.lookups)
+    return Rows(queryset, INCIDENT)
 
 
 def assignment_rows(queryset):
-    return queryset.values(*ASSIGNMENT.lookups)
+    return Rows(queryset, ASSIGNMENT)
 
 
 def event_rows(queryset):
-    return queryset.values(*EVENT.lookups)
+    return Rows(queryset, EVENT)
 
 
 def assignments(rows):
@@ -135,8 +155,8 @@ def incidents(rows, user):
     ):
         calls[incident_id].append(call_id)
     held = defaultdict(list)
-    seen = assignment_rows(visibility.assignments_for(user).filter(incident_id__in=ids))
-    for assignment in ASSIGNMENT.represent(seen):
+    seen = visibility.assignments_for(user).filter(incident_id__in=ids)
+    for assignment in ASSIGNMENT.represent(seen.values(*ASSIGNMENT.lookups)):
         held[assignment["incident"]].append(assignment)
     return INCIDENT.represent(
         rows, lambda row: {"calls": calls[row["id"]], "assignments": held[row["id"]]}
