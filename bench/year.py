@@ -1,21 +1,24 @@
-"""A year of data: how fast the consoles' lists, the history search and the reports answer with a
-million historical incidents (issue 11).
+"""A year of data: how fast the consoles' lists, the event replay, the history search and the
+reports answer with a million historical incidents (issues 11 and 12).
 
     psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE dispatch_year"
     export DATABASE_URL=postgres://postgres@127.0.0.1:5432/dispatch_year DJANGO_DEBUG=1 \\
            DISPATCH_DEMO_ENV_FILE=
     .venv/bin/python manage.py migrate && .venv/bin/python manage.py seed_cilegon
-    .venv/bin/python bench/year.py --populate 1000000   # once: about two minutes
+    .venv/bin/python bench/year.py --populate 1000000   # once: 5-12 minutes
     .venv/bin/python bench/year.py                      # the measurements
+    .venv/bin/python bench/year.py --only open,replay   # some of them
 
 `--populate N` writes N incidents spread over the last 365 days (all but a couple of hundred
 ended), one call each (90 % voice, a few abandoned), one assignment each and three timeline
 events each (call.created, incident.created, assignment.created, with their payloads), in a few
 SQL statements, then VACUUM ANALYZEs. The measurements call the API in-process (Django's test
 client, a supervisor or a member of the first agency signed in): what the server spends,
-without the network. Each figure is the median and 95th percentile of `--runs` requests, with
-the request's SQL query count, beside the same run's floor: `GET /api/v1/me/`, an
-authenticated DRF request that reads nothing but the user (Django + DRF + auth alone).
+without the network. Each figure is the median and 95th percentile of `--runs` requests, the
+median CPU time of this process (Python's share: the machine's load hardly changes it) and the
+request's SQL query count, beside the same run's floor: `GET /api/v1/me/`, an authenticated DRF
+request that reads nothing but the user (Django + DRF + auth alone); `× floor` is the p95 over
+the floor's p95.
 """
 
 import argparse
@@ -243,6 +246,11 @@ def measurements(supervisor, agency_staff):
             "agency: active assignments",
             agency_staff,
             f"{assignments}?status=pending,acknowledged,en_route,on_scene&page_size=200",
+        ),
+        (
+            "escalations (command centre)",
+            supervisor,
+            f"{assignments}?escalated=1&status=pending,cancelled&page_size=200",
         ),
         (
             "agency: finished, newest 50",
