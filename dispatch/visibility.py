@@ -39,7 +39,7 @@ def events_for(user, queryset=None):
     # page; this looks up only the events in question (bench/year.py, the agency's replay).
     held = Assignment.objects.filter(agency_id=user.agency_id, incident_id=OuterRef("incident_id"))
     return queryset.filter(
-        Q(agency_id=user.agency_id) | Q(type__startswith=INCIDENT_WIDE_PREFIX) & Exists(held)
+        Q(agency_id=user.agency_id) | (Q(type__startswith=INCIDENT_WIDE_PREFIX) & Exists(held))
     )
 
 
