@@ -15,7 +15,7 @@ events each (call.created, incident.created, assignment.created, with their payl
 SQL statements, then VACUUM ANALYZEs. The measurements call the API in-process (Django's test
 client, a supervisor or a member of the first agency signed in): what the server spends,
 without the network. Each figure is the median and 95th percentile of `--runs` requests, the
-median CPU time of this process (Python's share: the machine's load hardly changes it) and the
+median CPU time of this process (Python's share: the machine's load changes it less) and the
 request's SQL query count, beside the same run's floor: `GET /api/v1/me/`, an authenticated DRF
 request that reads nothing but the user (Django + DRF + auth alone); `× floor` is the p95 over
 the floor's p95.
