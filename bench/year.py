@@ -301,7 +301,7 @@ def percentile(values, share):
 
 def measure(client, url, runs):
     """p50 and p95 of the wall time (ms), the p50 of this process's CPU time (ms: Python's
-    share, which the machine's load hardly changes), and the request's query count."""
+    share, which the machine's load changes less), and the request's query count."""
     client.get(url)  # warm: the first request pays for imports and caches, not for the data
     times, cpu_times, queries = [], [], 0
     for _run in range(runs):
