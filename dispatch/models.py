@@ -167,6 +167,13 @@ class Assignment(models.Model):
             models.Index(fields=["agency", "status"], name="assignment_agency_status"),
             # The reports count the assignments created in a period.
             models.Index(fields=["created_at"], name="assignment_created"),
+            # The escalations panel (`?escalated=1&status=…`): the few escalated assignments
+            # among a year of them, without reading all of (agency, status) for the status.
+            models.Index(
+                fields=["status"],
+                condition=Q(escalation_level__gt=0),
+                name="assignment_escalated_status",
+            ),
         ]
 
     def __str__(self):

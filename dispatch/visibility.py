@@ -5,7 +5,7 @@ assignment for their agency, only their agency's assignments, and only the timel
 about those. The API's querysets and the WebSocket's audience both come from here.
 """
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from dispatch.models import Assignment, Incident, IncidentEvent
 
@@ -34,9 +34,12 @@ def events_for(user, queryset=None):
     queryset = IncidentEvent.objects.all() if queryset is None else queryset
     if user.is_command_centre:
         return queryset
-    held = Assignment.objects.filter(agency_id=user.agency_id).values("incident_id")
+    # A correlated EXISTS, not `incident_id IN (the agency's incidents)`: inside an OR,
+    # PostgreSQL would hash every incident the agency ever held (a year's worth) for each
+    # page; this looks up only the events in question (bench/year.py, the agency's replay).
+    held = Assignment.objects.filter(agency_id=user.agency_id, incident_id=OuterRef("incident_id"))
     return queryset.filter(
-        Q(agency_id=user.agency_id) | Q(type__startswith=INCIDENT_WIDE_PREFIX, incident_id__in=held)
+        Q(agency_id=user.agency_id) | (Q(type__startswith=INCIDENT_WIDE_PREFIX) & Exists(held))
     )
 
 

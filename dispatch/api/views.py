@@ -6,7 +6,7 @@ from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -39,6 +39,7 @@ from agencies.serializers import (
     UserSerializer,
 )
 from dispatch import duplicates, incidents, routing, visibility
+from dispatch.api import rows
 from dispatch.api.filters import AreaFilter, AssignmentFilter, IncidentFilter, NotificationFilter
 from dispatch.api.params import id_param
 from dispatch.api.permissions import (
@@ -287,6 +288,20 @@ class IncidentViewSet(
             return IncidentWriteSerializer
         return IncidentSerializer
 
+    def list(self, request, *args, **kwargs):
+        found = self.filter_queryset(visibility.incidents_for(request.user))
+        page = self.paginate_queryset(rows.incident_rows(found))
+        return self.get_paginated_response(rows.incidents(page, request.user))
+
+    def visible_incident(self):
+        """The incident of the URL as `get_object` finds it, without the relations the
+        incident's own representation prefetches."""
+        found = self.filter_queryset(visibility.incidents_for(self.request.user))
+        # DRF's get_object_or_404, as get_object's: a malformed id is a 404, not a 500.
+        incident = generics.get_object_or_404(found, pk=self.kwargs["pk"])
+        self.check_object_permissions(self.request, incident)
+        return incident
+
     def fresh(self, incident_id):
         return IncidentSerializer(get_object_or_404(self.get_queryset(), pk=incident_id)).data
 
@@ -358,11 +373,10 @@ class IncidentViewSet(
     @action(detail=True, methods=["get"])
     def events(self, request, pk=None):
         """The incident's timeline in the event envelope, `type` being the timeline type (§5)."""
-        incident = self.get_object()
-        timeline = visibility.events_for(request.user, incident.events.select_related("actor"))
-        page = self.paginate_queryset(timeline.order_by("seq"))
-        items = EventEnvelopeSerializer(page, many=True, context={"timeline": True})
-        return self.get_paginated_response(items.data)
+        incident = self.visible_incident()
+        timeline = visibility.events_for(request.user, incident.events.order_by("seq"))
+        page = self.paginate_queryset(rows.event_rows(timeline))
+        return self.get_paginated_response(rows.events(page, timeline=True))
 
 
 class AssignmentViewSet(viewsets.ReadOnlyModelViewSet):
@@ -376,6 +390,11 @@ class AssignmentViewSet(viewsets.ReadOnlyModelViewSet):
         return visibility.assignments_for(self.request.user).select_related(
             "agency", "acknowledged_by", "incident"
         )
+
+    def list(self, request, *args, **kwargs):
+        found = self.filter_queryset(visibility.assignments_for(request.user))
+        page = self.paginate_queryset(rows.assignment_rows(found))
+        return self.get_paginated_response(rows.assignments(page))
 
     def assignment_for_staff(self):
         assignment = self.get_object()
@@ -438,6 +457,6 @@ class EventReplayView(GenericAPIView):
         after = id_param(request, "after") or "0"
         timeline = visibility.events_for(
             request.user, IncidentEvent.objects.filter(seq__gt=min(int(after), MAX_SEQ))
-        ).select_related("actor")
-        page = self.paginate_queryset(timeline.order_by("seq"))
-        return self.get_paginated_response(EventEnvelopeSerializer(page, many=True).data)
+        )
+        page = self.paginate_queryset(rows.event_rows(timeline.order_by("seq")))
+        return self.get_paginated_response(rows.events(page))

@@ -151,10 +151,10 @@ def test_pages_outside_the_api_keep_their_own_caching(client):
 
 @pytest.fixture
 def broken_incident_list(monkeypatch):
-    def broken(user):
+    def broken(rows, user):
         raise RuntimeError("the incident list is broken")
 
-    monkeypatch.setattr("dispatch.api.views.incident_queryset", broken)
+    monkeypatch.setattr("dispatch.api.rows.incidents", broken)
 
 
 @pytest.mark.parametrize("debug", [False, True])

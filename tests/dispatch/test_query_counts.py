@@ -14,7 +14,9 @@ from tests.dispatch.helpers import API, KELURAHAN, staff_of
 
 LISTS = [
     f"{API}/incidents/?page_size=500",
+    f"{API}/incidents/?open=1&page_size=200",  # the consoles' open incidents
     f"{API}/assignments/?page_size=500",
+    f"{API}/assignments/?status=pending,acknowledged,en_route,on_scene&page_size=200",
     f"{API}/events/?after=0&page_size=500",
 ]
 COMMAND_CENTRE_LISTS = [f"{API}/calls/?page_size=500"]
@@ -73,12 +75,26 @@ def test_agency_staff_list_costs_the_same_for_3_and_30_incidents(
 
 
 def test_incident_detail_and_timeline_cost_a_fixed_number_of_queries(
-    operator, populate, django_assert_max_num_queries
+    operator, populate, django_assert_max_num_queries, django_assert_num_queries
 ):
     populate(1)
     client = api_as(operator)
     incident_id = Assignment.objects.values_list("incident_id", flat=True).first()
     with django_assert_max_num_queries(4):
         assert client.get(f"{API}/incidents/{incident_id}/").status_code == 200
-    with django_assert_max_num_queries(5):
+    # The incident (may the user see it?), the count, the page: not its calls and assignments.
+    with django_assert_num_queries(3):
         assert client.get(f"{API}/incidents/{incident_id}/events/").status_code == 200
+
+
+@pytest.mark.parametrize("audience", ["operator", "psc_staff"])
+def test_a_page_of_the_open_incidents_costs_four_queries(
+    audience, request, populate, django_assert_num_queries
+):
+    """The count, the incidents (with their category and area codes), their calls, their
+    assignments (with agency, acknowledger and reference): the same for 3 incidents as for a
+    console's 200, whoever asks."""
+    client = api_as(request.getfixturevalue(audience))
+    populate(3)
+    with django_assert_num_queries(4):
+        assert client.get(f"{API}/incidents/?open=1&page_size=200").status_code == 200
