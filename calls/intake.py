@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from agencies.phones import to_e164_or_raw
 from calls import aml
+from calls.history import HISTORY_DAYS
 from calls.models import (
     CALL_STATUS_RANK,
     FINAL_CALL_STATUSES,
@@ -23,9 +24,15 @@ from calls.models import (
 )
 from calls.serializers import CallSerializer, MessageSerializer
 from calls.twilio_params import parse_timestamp
-from dispatch import events
-from dispatch.incidents import change_status, locked_incident, open_incident, set_handset_location
-from dispatch.models import Incident
+from dispatch import events, references
+from dispatch.incidents import (
+    change_status,
+    locked_incident,
+    new_incident_event,
+    open_incident,
+    set_handset_location,
+)
+from dispatch.models import Incident, ReferenceCounter
 
 logger = logging.getLogger(__name__)
 
@@ -63,24 +70,141 @@ def twilio_time(params):
 def receive_call(params, channel=Call.Channel.VOICE):
     """Record a call and open its incident. Returns `(call, created)`. A retried webhook, or a
     status callback that came first, finds the call and only adds what is missing."""
-    from_number = to_e164_or_raw(params.get("From", ""))
+    call = new_call(params, channel)
+    if connection.vendor == "postgresql" and insert_with_incident(call):
+        announce_new_call(call)
+        return call, True
     call, created = Call.objects.select_for_update().get_or_create(
-        sid=params["CallSid"],
-        defaults={
-            "channel": channel,
-            "from_number": from_number,
-            "to_number": to_e164_or_raw(params.get("To", "")),
-            "status": params.get("CallStatus") or "ringing",
-            "started_at": timezone.now(),
-            "queue_state": Call.QueueState.WAITING if channel == Call.Channel.VOICE else None,
-        },
+        sid=call.sid, defaults={name: getattr(call, name) for name in NEW_CALL_FIELDS}
     )
     if call.incident_id is None:
-        incident = open_incident(caller_phone=from_number, call=call)
+        incident = open_incident(caller_phone=call.from_number, call=call)
         record_call_event("call.created", call)
-        apply_pending_locations(incident, from_number)
+        apply_pending_locations(incident, call.from_number)
         logger.info("112 %s call received", channel, extra=log_context(call))
     return call, created
+
+
+NEW_CALL_FIELDS = ("channel", "from_number", "to_number", "status", "started_at", "queue_state")
+
+
+def new_call(params, channel):
+    """The call a webhook reports, not yet saved."""
+    return Call(
+        sid=params["CallSid"],
+        channel=channel,
+        from_number=to_e164_or_raw(params.get("From", "")),
+        to_number=to_e164_or_raw(params.get("To", "")),
+        status=params.get("CallStatus") or "ringing",
+        started_at=timezone.now(),
+        queue_state=Call.QueueState.WAITING if channel == Call.Channel.VOICE else None,
+    )
+
+
+def insert_with_incident(call):
+    """A new call's whole record in one statement (PostgreSQL): the call, unless its sid is
+    known (`ON CONFLICT DO NOTHING`: a concurrent twin waits for the first to commit, then
+    inserts nothing); then, only for a new call, the day's reference number, and the incident
+    with it, its id drawn for the call's foreign key (checked at commit); and, read in the same
+    snapshot, the caller's history and whether a handset position waits for this number.
+    Returns whether the call was new; then `call` and `call.incident` are saved rows."""
+    incident = Incident(caller_phone=call.from_number)
+    call_columns, call_params = insert_columns(call, skip=("id", "incident"))
+    incident_columns, incident_params = insert_columns(incident, skip=("id", "reference"))
+    now = timezone.now()
+    day = timezone.localdate(now)
+    sql = NEW_CALL_SQL.format(
+        call_table=Call._meta.db_table,
+        call_columns=", ".join(call_columns),
+        call_values=", ".join(["%s"] * len(call_columns)),
+        incident_table=Incident._meta.db_table,
+        incident_columns=", ".join(incident_columns),
+        incident_values=", ".join(["%s"] * len(incident_columns)),
+        counter_table=ReferenceCounter._meta.db_table,
+        location_table=HandsetLocation._meta.db_table,
+        numbered_reference=references.NUMBERED_REFERENCE_SQL.format(number="counter.last"),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [
+                *call_params,
+                day,
+                references.prefix_of(day),
+                *incident_params,
+                call.from_number,
+                now - PENDING_LOCATION_WINDOW,
+                Call.Classification.PRANK,
+                call.from_number,
+                Call.Direction.INBOUND,
+                now - timedelta(days=HISTORY_DAYS),
+            ],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    call.id, incident.id, incident.reference = row[:3]
+    call.history_calls, call.history_pranks, call.history_last = row[3:6]
+    call.has_pending_location = row[6]
+    for saved in (call, incident):
+        saved._state.adding, saved._state.db = False, connection.alias
+    call.incident = incident
+    return True
+
+
+def insert_columns(instance, skip):
+    """The columns and values the ORM's INSERT would write for `instance` (defaults and
+    auto_now stamps included), but those in `skip`."""
+    fields = [f for f in instance._meta.concrete_fields if f.name not in skip]
+    values = [f.get_db_prep_save(f.pre_save(instance, add=True), connection) for f in fields]
+    return [connection.ops.quote_name(f.column) for f in fields], values
+
+
+# The history subquery mirrors calls.history.caller_history for an inbound call: the new row
+# is not in the statement's snapshot, so it is left out as that function leaves it out.
+NEW_CALL_SQL = """
+WITH new_call AS (
+    INSERT INTO {call_table} ({call_columns}, incident_id)
+    VALUES ({call_values}, nextval(pg_get_serial_sequence('{incident_table}', 'id')))
+    ON CONFLICT (sid) DO NOTHING
+    RETURNING id, incident_id
+), counter AS (
+    INSERT INTO {counter_table} (day, last) SELECT %s, 1 FROM new_call
+    ON CONFLICT (day) DO UPDATE SET last = {counter_table}.last + 1
+    RETURNING last
+), incident AS (
+    INSERT INTO {incident_table} (id, reference, {incident_columns})
+    SELECT new_call.incident_id, %s || {numbered_reference}, {incident_values}
+    FROM new_call, counter
+    RETURNING id, reference
+)
+SELECT new_call.id, incident.id, incident.reference,
+       history.calls, history.pranks, history.last,
+       EXISTS (SELECT 1 FROM {location_table}
+               WHERE from_number = %s AND incident_id IS NULL AND received_at >= %s)
+FROM new_call, incident, (
+    SELECT count(*) AS calls, count(*) FILTER (WHERE classification = %s) AS pranks,
+           max(started_at) AS last
+    FROM {call_table}
+    WHERE from_number = %s AND direction = %s AND started_at >= %s
+) AS history
+"""
+
+
+def announce_new_call(call):
+    """The timeline of a call recorded by `insert_with_incident`: `incident.created` naming
+    the call, then `call.created`, built from what is in hand and written in one INSERT; then
+    the number's waiting handset position, if any."""
+    incident = call.incident
+    events.record_many(
+        [
+            new_incident_event(incident, calls=[call]),
+            events.draft("call.created", incident=incident, data=call_data(call)),
+        ]
+    )
+    if call.has_pending_location:
+        apply_pending_locations(incident, call.from_number)
+    logger.info("112 %s call received", call.channel, extra=log_context(call))
 
 
 # A text from a number whose incident opened this recently, and is still open, is the same

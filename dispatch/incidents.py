@@ -47,6 +47,22 @@ def record_assignment_event(event_type, assignment, actor=None, **extra):
     )
 
 
+def new_incident_event(incident, *, calls):
+    """The `incident.created` draft of an incident saved with these calls (`events.draft`),
+    its payload built from them: the shape `record_incident_event` writes, without asking the
+    database for the incident's calls."""
+    linked = incident.calls.all()
+    linked._result_cache, linked._prefetch_done = list(calls), True
+    incident._prefetched_objects_cache = {"calls": linked}
+    try:
+        data = incident_data(incident)
+    finally:
+        del incident._prefetched_objects_cache
+    event = events.draft("incident.created", incident=incident, data=data)
+    event.incident_is_new = True  # no assignment to look up for its audience
+    return event
+
+
 def open_incident(*, actor=None, call=None, **fields):
     """Create an incident with a fresh reference, for the call that reported it if any (linked
     before the event is written, so `incident.created` names its call). Call inside a
