@@ -24,15 +24,16 @@ from calls.models import (
 )
 from calls.serializers import CallSerializer, MessageSerializer
 from calls.twilio_params import parse_timestamp
-from dispatch import events, references
+from dispatch import events
 from dispatch.incidents import (
     change_status,
     locked_incident,
-    new_incident_event,
     open_incident,
+    open_numbered_incident,
     set_handset_location,
 )
-from dispatch.models import Incident, ReferenceCounter
+from dispatch.models import Incident
+from dispatch.rows import insert_columns, mark_saved
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +72,8 @@ def receive_call(params, channel=Call.Channel.VOICE):
     """Record a call and open its incident. Returns `(call, created)`. A retried webhook, or a
     status callback that came first, finds the call and only adds what is missing."""
     call = new_call(params, channel)
-    if connection.vendor == "postgresql" and insert_with_incident(call):
-        announce_new_call(call)
+    if connection.vendor == "postgresql" and insert_new_call(call):
+        open_incident_of_new_call(call)
         return call, True
     call, created = Call.objects.select_for_update().get_or_create(
         sid=call.sid, defaults={name: getattr(call, name) for name in NEW_CALL_FIELDS}
@@ -101,37 +102,26 @@ def new_call(params, channel):
     )
 
 
-def insert_with_incident(call):
-    """A new call's whole record in one statement (PostgreSQL): the call, unless its sid is
-    known (`ON CONFLICT DO NOTHING`: a concurrent twin waits for the first to commit, then
-    inserts nothing); then, only for a new call, the day's reference number, and the incident
-    with it, its id drawn for the call's foreign key (checked at commit); and, read in the same
-    snapshot, the caller's history and whether a handset position waits for this number.
-    Returns whether the call was new; then `call` and `call.incident` are saved rows."""
-    incident = Incident(caller_phone=call.from_number)
-    call_columns, call_params = insert_columns(call, skip=("id", "incident"))
-    incident_columns, incident_params = insert_columns(incident, skip=("id", "reference"))
+def insert_new_call(call):
+    """Insert the call unless its sid is known, in one statement (PostgreSQL): `ON CONFLICT
+    DO NOTHING`, so a concurrent twin waits for the first to commit and then inserts nothing.
+    The new row gets its incident's id already (drawn from the incidents' sequence; the
+    foreign key is checked at commit), and the same statement reads the caller's history and
+    whether a handset position waits for the number. Returns whether the call was new."""
+    columns, values = insert_columns(call, skip=("id", "incident"))
     now = timezone.now()
-    day = timezone.localdate(now)
     sql = NEW_CALL_SQL.format(
         call_table=Call._meta.db_table,
-        call_columns=", ".join(call_columns),
-        call_values=", ".join(["%s"] * len(call_columns)),
+        columns=", ".join(columns),
+        values=", ".join(["%s"] * len(columns)),
         incident_table=Incident._meta.db_table,
-        incident_columns=", ".join(incident_columns),
-        incident_values=", ".join(["%s"] * len(incident_columns)),
-        counter_table=ReferenceCounter._meta.db_table,
         location_table=HandsetLocation._meta.db_table,
-        numbered_reference=references.NUMBERED_REFERENCE_SQL.format(number="counter.last"),
     )
     with connection.cursor() as cursor:
         cursor.execute(
             sql,
             [
-                *call_params,
-                day,
-                references.prefix_of(day),
-                *incident_params,
+                *values,
                 call.from_number,
                 now - PENDING_LOCATION_WINDOW,
                 Call.Classification.PRANK,
@@ -143,46 +133,26 @@ def insert_with_incident(call):
         row = cursor.fetchone()
     if row is None:
         return False
-    call.id, incident.id, incident.reference = row[:3]
-    call.history_calls, call.history_pranks, call.history_last = row[3:6]
-    call.has_pending_location = row[6]
-    for saved in (call, incident):
-        saved._state.adding, saved._state.db = False, connection.alias
-    call.incident = incident
+    call.id, call.incident_id = row[:2]
+    call.history_calls, call.history_pranks, call.history_last = row[2:5]
+    call.has_pending_location = row[5]
+    mark_saved(call)
     return True
-
-
-def insert_columns(instance, skip):
-    """The columns and values the ORM's INSERT would write for `instance` (defaults and
-    auto_now stamps included), but those in `skip`."""
-    fields = [f for f in instance._meta.concrete_fields if f.name not in skip]
-    values = [f.get_db_prep_save(f.pre_save(instance, add=True), connection) for f in fields]
-    return [connection.ops.quote_name(f.column) for f in fields], values
 
 
 # The history subquery mirrors calls.history.caller_history for an inbound call: the new row
 # is not in the statement's snapshot, so it is left out as that function leaves it out.
 NEW_CALL_SQL = """
 WITH new_call AS (
-    INSERT INTO {call_table} ({call_columns}, incident_id)
-    VALUES ({call_values}, nextval(pg_get_serial_sequence('{incident_table}', 'id')))
+    INSERT INTO {call_table} ({columns}, incident_id)
+    VALUES ({values}, nextval(pg_get_serial_sequence('{incident_table}', 'id')))
     ON CONFLICT (sid) DO NOTHING
     RETURNING id, incident_id
-), counter AS (
-    INSERT INTO {counter_table} (day, last) SELECT %s, 1 FROM new_call
-    ON CONFLICT (day) DO UPDATE SET last = {counter_table}.last + 1
-    RETURNING last
-), incident AS (
-    INSERT INTO {incident_table} (id, reference, {incident_columns})
-    SELECT new_call.incident_id, %s || {numbered_reference}, {incident_values}
-    FROM new_call, counter
-    RETURNING id, reference
 )
-SELECT new_call.id, incident.id, incident.reference,
-       history.calls, history.pranks, history.last,
+SELECT new_call.id, new_call.incident_id, history.calls, history.pranks, history.last,
        EXISTS (SELECT 1 FROM {location_table}
                WHERE from_number = %s AND incident_id IS NULL AND received_at >= %s)
-FROM new_call, incident, (
+FROM new_call, (
     SELECT count(*) AS calls, count(*) FILTER (WHERE classification = %s) AS pranks,
            max(started_at) AS last
     FROM {call_table}
@@ -191,17 +161,15 @@ FROM new_call, incident, (
 """
 
 
-def announce_new_call(call):
-    """The timeline of a call recorded by `insert_with_incident`: `incident.created` naming
-    the call, then `call.created`, built from what is in hand and written in one INSERT; then
-    the number's waiting handset position, if any."""
-    incident = call.incident
-    events.record_many(
-        [
-            new_incident_event(incident, calls=[call]),
-            events.draft("call.created", incident=incident, data=call_data(call)),
-        ]
-    )
+def open_incident_of_new_call(call):
+    """The incident of a call `insert_new_call` recorded, with its timeline — `incident.created`
+    naming the call, then `call.created`, both built from what is in hand — in one statement
+    (`dispatch.incidents.open_numbered_incident`); then the number's waiting handset position,
+    if any."""
+    incident = Incident(id=call.incident_id, caller_phone=call.from_number)
+    call.incident = incident
+    call_created = events.draft("call.created", incident=incident, data=call_data(call))
+    open_numbered_incident(incident, calls=[call], then=[call_created])
     if call.has_pending_location:
         apply_pending_locations(incident, call.from_number)
     logger.info("112 %s call received", call.channel, extra=log_context(call))

@@ -109,10 +109,16 @@ def record_many(drafts):
     """Append these events, in this order, with one INSERT inside the current transaction;
     publish them once it commits."""
     written = IncidentEvent.objects.bulk_create(drafts)
+    publish_after_commit(written)
+    return written
+
+
+def publish_after_commit(written):
+    """Events just inserted in the current transaction: their provisional seqs, and their
+    publishing once it commits."""
     for event in written:
         event.seq = provisional_seq(event)
     transaction.on_commit(lambda: publisher.submit(written))
-    return written
 
 
 def provisional_seq(event):

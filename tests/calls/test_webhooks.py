@@ -277,8 +277,8 @@ def test_failure_while_opening_the_incident_leaves_no_half_recorded_call(
     def no_timeline(*args, **kwargs):
         raise OperationalError("timeline unavailable")
 
-    # After the call and its incident are inserted, before their events are.
-    monkeypatch.setattr(events, "record_many", no_timeline)
+    # After the call, its incident and their events are written, before the commit.
+    monkeypatch.setattr(events, "publish_after_commit", no_timeline)
     response = post_signed(client, VOICE, voice_params())
     assert_queued(response, settings)
     # All or nothing: a later retry or status callback records the call with its incident.
