@@ -75,6 +75,13 @@ def parse_args(argv=None):
     )
     parser.add_argument("--max-seconds", type=float, default=600.0, help="stop a run after")
     parser.add_argument("--from-number", default="+628120000", help="caller id prefix")
+    parser.add_argument(
+        "--server-pid",
+        type=int,
+        default=None,
+        help="the server's process id: adds its CPU time per request (from /proc), which other "
+        "load on the machine inflates much less than it inflates latencies",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     if not args.token:
@@ -224,12 +231,13 @@ async def open_loop(args, target):
 
 @contextlib.contextmanager
 def floor_server(args):
-    """The floor's URL: the one given, or a uvicorn started here (and stopped after)."""
+    """The floor's URL and process id: the URL given (pid unknown), or a uvicorn started here
+    (and stopped after)."""
     if args.no_floor:
-        yield None
+        yield None, None
         return
     if args.floor_url:
-        yield args.floor_url
+        yield args.floor_url, None
         return
     uvicorn = Path(sys.executable).with_name("uvicorn")
     command = [
@@ -249,7 +257,7 @@ def floor_server(args):
     url = f"http://127.0.0.1:{args.floor_port}"
     try:
         wait_until_listening(url, server)
-        yield url
+        yield url, server.pid
     finally:
         server.terminate()
         server.wait(timeout=15)
@@ -271,14 +279,37 @@ def wait_until_listening(url, server, seconds=15):
     raise SystemExit("the floor server did not start")
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of a process so far (Linux /proc), or None."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed(run, args, target, pid):
+    """`run`'s figures, with the server's CPU milliseconds per request when its pid is known.
+    The warm-up is inside the CPU window: a small bias, the same for both servers."""
+    before = cpu_seconds(pid) if pid else None
+    result = asyncio.run(run(args, target))
+    after = cpu_seconds(pid) if pid else None
+    requests = result["requests"] + args.warmup
+    result["server_cpu_ms_per_request"] = (
+        round((after - before) * 1000 / requests, 2) if before is not None and after else None
+    )
+    return result
+
+
 def measure(args):
     run = open_loop if args.rate else closed_loop
     results = {"mode": f"open loop, {args.rate:g} calls/s" if args.rate else "closed loop"}
     results["load_average_before"] = os.getloadavg()
-    with floor_server(args) as floor_url:
+    with floor_server(args) as (floor_url, floor_pid):
         if floor_url:
-            results["floor"] = asyncio.run(run(args, Target("floor", floor_url, args)))
-    results["ours"] = asyncio.run(run(args, Target("ours", args.url, args, args.signed_base)))
+            results["floor"] = timed(run, args, Target("floor", floor_url, args), floor_pid)
+    ours = Target("ours", args.url, args, args.signed_base)
+    results["ours"] = timed(run, args, ours, args.server_pid)
     results["load_average_after"] = os.getloadavg()
     results["goal"] = goals(args, results)
     return results
@@ -330,6 +361,7 @@ def print_table(args, results):
     row("requests/s", lambda r: r["requests_per_second"], ratio=True)
     for name in ("p50", "p95", "p99", "max"):
         row(f"{name} ms", lambda r, name=name: r["latency_ms"][name], ratio=True)
+    row("CPU ms/req", lambda r: r["server_cpu_ms_per_request"], ratio=True)
     for _, result in columns:
         if result["error_kinds"]:
             print(f"errors: {result['error_kinds']}")

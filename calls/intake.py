@@ -34,12 +34,13 @@ from dispatch.incidents import (
 )
 from dispatch.models import Incident
 from dispatch.rows import insert_columns, mark_saved
+from dispatch.serialized import serialized
 
 logger = logging.getLogger(__name__)
 
 
 def call_data(call):
-    return {"call": CallSerializer(call).data}
+    return {"call": serialized(CallSerializer, call)}
 
 
 def record_call_event(event_type, call, actor=None):

@@ -17,6 +17,7 @@ from rest_framework import serializers
 
 from dispatch import visibility
 from dispatch.models import PROVISIONAL_SEQ_OFFSET, IncidentEvent
+from dispatch.serialized import serialized
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ class EventEnvelopeSerializer(serializers.Serializer):
 
 
 def envelope(event):
-    return dict(EventEnvelopeSerializer(event).data)
+    return serialized(EventEnvelopeSerializer, event)
 
 
 def draft(event_type, *, data, incident=None, agency=None, actor=None):

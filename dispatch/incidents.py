@@ -15,6 +15,7 @@ from dispatch import events, references, routing
 from dispatch.models import Assignment, Incident, IncidentEvent, ReferenceCounter
 from dispatch.payloads import AssignmentSerializer, IncidentSummarySerializer
 from dispatch.rows import insert_columns, mark_saved
+from dispatch.serialized import serialized
 
 Status = Incident.Status
 AStatus = Assignment.Status
@@ -56,7 +57,7 @@ def new_incident_event(incident, *, calls):
     linked._result_cache, linked._prefetch_done = list(calls), True
     incident._prefetched_objects_cache = {"calls": linked}
     try:
-        data = incident_data(incident)
+        data = {"incident": serialized(IncidentSummarySerializer, incident)}
     finally:
         del incident._prefetched_objects_cache
     event = events.draft("incident.created", incident=incident, data=data)
