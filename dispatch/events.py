@@ -5,6 +5,7 @@ down the event is still in the database and dashboards replay it from
 `GET /api/v1/events/?after=<seq>`."""
 
 import asyncio
+import atexit
 import collections
 import logging
 import os
@@ -233,19 +234,23 @@ class Publisher:
     order. Safe because the timeline is the outbox: an event the layer never gets is still in
     the database, and clients replay it (`GET /api/v1/events/?after=`). While the layer is
     down the queue is bounded: beyond MAX_QUEUED the oldest events are left to the replay,
-    with a log line."""
+    with a log line. A process that exits first publishes what it queued (up to
+    EXIT_WAIT_SECONDS)."""
 
     MAX_QUEUED = 10_000
     MAX_BATCH = 500
+    EXIT_WAIT_SECONDS = 5
 
     def __init__(self):
         self.start()
         os.register_at_fork(after_in_child=self.start)
+        atexit.register(self.flush, self.EXIT_WAIT_SECONDS)
 
     def start(self):
         self.queue = collections.deque()
         self.ready = threading.Condition()
         self.busy = False
+        self.dropping = False
         self.thread = None
 
     def submit(self, events):
@@ -255,9 +260,13 @@ class Publisher:
             if overflow > 0:
                 for _ in range(overflow):
                     self.queue.popleft()
-                logger.warning(
-                    "event publisher backlog full: %d events left to the replay", overflow
-                )
+                if not self.dropping:
+                    logger.warning(
+                        "event publisher backlog full (%d): the oldest events are left to "
+                        "the replay until it drains",
+                        self.MAX_QUEUED,
+                    )
+                self.dropping = True
             if self.thread is None:
                 self.thread = threading.Thread(target=self.run, name="event-publisher", daemon=True)
                 self.thread.start()
@@ -272,10 +281,13 @@ class Publisher:
                 self.busy = True
             try:
                 publish_committed(batch)
-            finally:
                 close_old_connections()
+            except Exception:
+                logger.exception("event publisher: a batch failed; clients will replay it")
+            finally:
                 with self.ready:
                     self.busy = False
+                    self.dropping = self.dropping and bool(self.queue)
                     self.ready.notify_all()
 
     def flush(self, timeout=10):

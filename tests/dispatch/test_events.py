@@ -193,6 +193,7 @@ def test_envelope_shape_and_type_mapping(transactional_db, cilegon, listen):
     incident = disaster_in_citangkil()
     [assignment, *_others] = incidents.dispatch(incident.id, actor=None)
     staff = make_user("staff", User.Role.AGENCY_STAFF, assignment.agency.code)
+    assert events.publisher.flush()  # the dispatch's events are out before anybody listens
     listener = listen(events.agency_group(assignment.agency_id))
 
     incidents.acknowledge(assignment.id, actor=staff)
@@ -300,3 +301,44 @@ def test_websocket_audience_agrees_with_the_api(db, cilegon, settings):
     check()
     assert IncidentEvent.objects.filter(agency=agency("BPBD")).exists()
     assert IncidentEvent.objects.filter(agency=agency("DPKP")).exists()
+
+
+def test_a_full_backlog_leaves_the_oldest_to_the_replay_with_one_log_line(monkeypatch, caplog):
+    """While the layer hangs, the publisher's queue stays bounded: the newest events wait, the
+    oldest are left to the replay (the database has them all), and the log says so once."""
+    release, published = threading.Event(), []
+
+    def hanging_layer(batch):
+        release.wait(ARRIVES_WITHIN)
+        published.extend(batch)
+
+    monkeypatch.setattr(events, "publish_committed", hanging_layer)
+    caplog.set_level(logging.WARNING, logger="dispatch.events")
+    publisher = events.Publisher()
+    publisher.MAX_QUEUED = 3
+    publisher.submit(["first"])
+    with publisher.ready:
+        assert publisher.ready.wait_for(lambda: publisher.busy, ARRIVES_WITHIN)
+    for number in range(10):
+        publisher.submit([number])
+    release.set()
+    assert publisher.flush()
+    assert published == ["first", 7, 8, 9]
+    assert caplog.text.count("backlog full") == 1
+
+
+def test_a_request_never_waits_for_the_layer(transactional_db, cilegon, monkeypatch):
+    """The webhook's transaction commits and returns while the layer hangs: the events go out
+    afterwards, from the publisher's thread."""
+    release, published = threading.Event(), []
+
+    def hanging_layer(batch):
+        release.wait(ARRIVES_WITHIN)
+        published.extend(event.type for event in batch)
+
+    monkeypatch.setattr(events, "publish_committed", hanging_layer)
+    intake.receive_call({"CallSid": "CAnowait", "From": "081234567890"})
+    assert published == []
+    release.set()
+    assert events.publisher.flush()
+    assert published == ["incident.created", "call.created"]
