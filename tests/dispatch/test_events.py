@@ -306,9 +306,10 @@ def test_websocket_audience_agrees_with_the_api(db, cilegon, settings):
 def test_a_full_backlog_leaves_the_oldest_to_the_replay_with_one_log_line(monkeypatch, caplog):
     """While the layer hangs, the publisher's queue stays bounded: the newest events wait, the
     oldest are left to the replay (the database has them all), and the log says so once."""
-    release, published = threading.Event(), []
+    taken, release, published = threading.Event(), threading.Event(), []
 
     def hanging_layer(batch):
+        taken.set()
         release.wait(ARRIVES_WITHIN)
         published.extend(batch)
 
@@ -317,8 +318,7 @@ def test_a_full_backlog_leaves_the_oldest_to_the_replay_with_one_log_line(monkey
     publisher = events.Publisher()
     publisher.MAX_QUEUED = 3
     publisher.submit(["first"])
-    with publisher.ready:
-        assert publisher.ready.wait_for(lambda: publisher.busy, ARRIVES_WITHIN)
+    assert taken.wait(ARRIVES_WITHIN)
     for number in range(10):
         publisher.submit([number])
     release.set()
