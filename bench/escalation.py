@@ -160,10 +160,8 @@ def configure_django(url, redis_url, publish=True):
     notifications.enqueue = lambda notification_id: None
     from dispatch import events  # noqa: PLC0415
 
-    if publish:
-        events.sender.use_own_loop()  # as in a Celery worker process (dispatch.celery)
-    else:
-        events.publish = lambda event: None
+    if not publish:
+        events.publish_committed = lambda committed: None
 
 
 def migrate_and_seed():

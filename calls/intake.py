@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from agencies.phones import to_e164_or_raw
 from calls import aml
+from calls.history import HISTORY_DAYS
 from calls.models import (
     CALL_STATUS_RANK,
     FINAL_CALL_STATUSES,
@@ -24,14 +25,22 @@ from calls.models import (
 from calls.serializers import CallSerializer, MessageSerializer
 from calls.twilio_params import parse_timestamp
 from dispatch import events
-from dispatch.incidents import change_status, locked_incident, open_incident, set_handset_location
+from dispatch.incidents import (
+    change_status,
+    locked_incident,
+    open_incident,
+    open_numbered_incident,
+    set_handset_location,
+)
 from dispatch.models import Incident
+from dispatch.rows import insert_columns, mark_saved
+from dispatch.serialized import serialized
 
 logger = logging.getLogger(__name__)
 
 
 def call_data(call):
-    return {"call": CallSerializer(call).data}
+    return {"call": serialized(CallSerializer, call)}
 
 
 def record_call_event(event_type, call, actor=None):
@@ -63,24 +72,108 @@ def twilio_time(params):
 def receive_call(params, channel=Call.Channel.VOICE):
     """Record a call and open its incident. Returns `(call, created)`. A retried webhook, or a
     status callback that came first, finds the call and only adds what is missing."""
-    from_number = to_e164_or_raw(params.get("From", ""))
+    call = new_call(params, channel)
+    if connection.vendor == "postgresql" and insert_new_call(call):
+        open_incident_of_new_call(call)
+        return call, True
     call, created = Call.objects.select_for_update().get_or_create(
-        sid=params["CallSid"],
-        defaults={
-            "channel": channel,
-            "from_number": from_number,
-            "to_number": to_e164_or_raw(params.get("To", "")),
-            "status": params.get("CallStatus") or "ringing",
-            "started_at": timezone.now(),
-            "queue_state": Call.QueueState.WAITING if channel == Call.Channel.VOICE else None,
-        },
+        sid=call.sid, defaults={name: getattr(call, name) for name in NEW_CALL_FIELDS}
     )
     if call.incident_id is None:
-        incident = open_incident(caller_phone=from_number, call=call)
+        incident = open_incident(caller_phone=call.from_number, call=call)
         record_call_event("call.created", call)
-        apply_pending_locations(incident, from_number)
+        apply_pending_locations(incident, call.from_number)
         logger.info("112 %s call received", channel, extra=log_context(call))
     return call, created
+
+
+NEW_CALL_FIELDS = ("channel", "from_number", "to_number", "status", "started_at", "queue_state")
+
+
+def new_call(params, channel):
+    """The call a webhook reports, not yet saved."""
+    return Call(
+        sid=params["CallSid"],
+        channel=channel,
+        from_number=to_e164_or_raw(params.get("From", "")),
+        to_number=to_e164_or_raw(params.get("To", "")),
+        status=params.get("CallStatus") or "ringing",
+        started_at=timezone.now(),
+        queue_state=Call.QueueState.WAITING if channel == Call.Channel.VOICE else None,
+    )
+
+
+def insert_new_call(call):
+    """Insert the call unless its sid is known, in one statement (PostgreSQL): `ON CONFLICT
+    DO NOTHING`, so a concurrent twin waits for the first to commit and then inserts nothing.
+    The new row gets its incident's id already (drawn from the incidents' sequence; the
+    foreign key is checked at commit), and the same statement reads the caller's history and
+    whether a handset position waits for the number. Returns whether the call was new."""
+    columns, values = insert_columns(call, skip=("id", "incident"))
+    now = timezone.now()
+    sql = NEW_CALL_SQL.format(
+        call_table=Call._meta.db_table,
+        columns=", ".join(columns),
+        values=", ".join(["%s"] * len(columns)),
+        incident_table=Incident._meta.db_table,
+        location_table=HandsetLocation._meta.db_table,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [
+                *values,
+                call.from_number,
+                now - PENDING_LOCATION_WINDOW,
+                Call.Classification.PRANK,
+                call.from_number,
+                Call.Direction.INBOUND,
+                now - timedelta(days=HISTORY_DAYS),
+            ],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    call.id, call.incident_id = row[:2]
+    call.history_calls, call.history_pranks, call.history_last = row[2:5]
+    call.has_pending_location = row[5]
+    mark_saved(call)
+    return True
+
+
+# The history subquery mirrors calls.history.caller_history for an inbound call: the new row
+# is not in the statement's snapshot, so it is left out as that function leaves it out.
+NEW_CALL_SQL = """
+WITH new_call AS (
+    INSERT INTO {call_table} ({columns}, incident_id)
+    VALUES ({values}, nextval(pg_get_serial_sequence('{incident_table}', 'id')))
+    ON CONFLICT (sid) DO NOTHING
+    RETURNING id, incident_id
+)
+SELECT new_call.id, new_call.incident_id, history.calls, history.pranks, history.last,
+       EXISTS (SELECT 1 FROM {location_table}
+               WHERE from_number = %s AND incident_id IS NULL AND received_at >= %s)
+FROM new_call, (
+    SELECT count(*) AS calls, count(*) FILTER (WHERE classification = %s) AS pranks,
+           max(started_at) AS last
+    FROM {call_table}
+    WHERE from_number = %s AND direction = %s AND started_at >= %s
+) AS history
+"""
+
+
+def open_incident_of_new_call(call):
+    """The incident of a call `insert_new_call` recorded, with its timeline — `incident.created`
+    naming the call, then `call.created`, both built from what is in hand — in one statement
+    (`dispatch.incidents.open_numbered_incident`); then the number's waiting handset position,
+    if any."""
+    incident = Incident(id=call.incident_id, caller_phone=call.from_number)
+    call.incident = incident
+    call_created = events.draft("call.created", incident=incident, data=call_data(call))
+    open_numbered_incident(incident, calls=[call], then=[call_created])
+    if call.has_pending_location:
+        apply_pending_locations(incident, call.from_number)
+    logger.info("112 %s call received", call.channel, extra=log_context(call))
 
 
 # A text from a number whose incident opened this recently, and is still open, is the same

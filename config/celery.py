@@ -2,7 +2,7 @@ import logging
 import os
 
 from celery import Celery
-from celery.signals import after_setup_logger, after_setup_task_logger, worker_init
+from celery.signals import after_setup_logger, after_setup_task_logger
 from django.conf import settings
 
 from config.logformat import JsonFormatter
@@ -30,13 +30,3 @@ def json_lines(logger, **kwargs):
     if settings.LOG_FORMAT == "json":
         for handler in logger.handlers:
             handler.setFormatter(JsonFormatter())
-
-
-@worker_init.connect
-def publish_through_one_loop(**kwargs):
-    """Escalation events are published from worker processes: one event loop and one Redis
-    connection per process instead of a new pair per event (see dispatch.events.Sender).
-    Set before the pool starts; prefork children make their own loop after the fork."""
-    from dispatch.events import sender  # noqa: PLC0415 (Django is ready only now)
-
-    sender.use_own_loop()

@@ -1,20 +1,24 @@
 """The timeline is the outbox: `record()` writes an IncidentEvent in the caller's transaction,
-and after commit `publish()` — the one way an event leaves the domain — hands it to the channel
-layer. If Redis is down the event is still in the database and dashboards replay it from
+and after commit the process's `publisher` hands it to the channel layer from a thread of its
+own (`publish()`, the one way an event leaves the domain): nobody waits for Redis. If Redis is
+down the event is still in the database and dashboards replay it from
 `GET /api/v1/events/?after=<seq>`."""
 
 import asyncio
+import atexit
+import collections
 import logging
 import os
 import threading
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
-from django.db import connection, transaction
+from channels import DEFAULT_CHANNEL_LAYER
+from channels.layers import channel_layers, get_channel_layer
+from django.db import close_old_connections, connection, transaction
 from rest_framework import serializers
 
 from dispatch import visibility
 from dispatch.models import PROVISIONAL_SEQ_OFFSET, IncidentEvent
+from dispatch.serialized import serialized
 
 logger = logging.getLogger(__name__)
 
@@ -83,37 +87,40 @@ class EventEnvelopeSerializer(serializers.Serializer):
 
 
 def envelope(event):
-    return dict(EventEnvelopeSerializer(event).data)
+    return serialized(EventEnvelopeSerializer, event)
 
 
-def record(event_type, *, data, incident=None, agency=None, actor=None):
-    """Append to the timeline inside the current transaction; publish once it commits."""
-    event = IncidentEvent.objects.create(
+def draft(event_type, *, data, incident=None, agency=None, actor=None):
+    """An event not yet written; `record_many` writes it."""
+    return IncidentEvent(
         type=event_type,
         incident=incident,
         agency=agency,
         actor=actor if actor is not None and actor.is_authenticated else None,
         data=data,
     )
-    event.seq = provisional_seq(event)
-    transaction.on_commit(lambda: publish(event))
-    return event
 
 
-def record_many(new_events):
-    """Append unsaved IncidentEvents with one INSERT per thousand (a sweep's batch of
-    escalations), in the current transaction; each is published after commit, in order, as
-    `record` does for one."""
-    IncidentEvent.objects.bulk_create(new_events, batch_size=1000)
-    for event in new_events:
+def record(event_type, *, data, incident=None, agency=None, actor=None):
+    """Append to the timeline inside the current transaction; publish once it commits."""
+    drafted = draft(event_type, data=data, incident=incident, agency=agency, actor=actor)
+    return record_many([drafted])[0]
+
+
+def record_many(drafts):
+    """Append these events, in this order, with one INSERT inside the current transaction;
+    publish them once it commits."""
+    written = IncidentEvent.objects.bulk_create(drafts, batch_size=1000)
+    publish_after_commit(written)
+    return written
+
+
+def publish_after_commit(written):
+    """Events just inserted in the current transaction: their provisional seqs, and their
+    publishing once it commits."""
+    for event in written:
         event.seq = provisional_seq(event)
-    transaction.on_commit(lambda: publish_each(new_events))
-    return new_events
-
-
-def publish_each(committed):
-    for event in committed:
-        publish(event)
+    transaction.on_commit(lambda: publisher.submit(written))
 
 
 def provisional_seq(event):
@@ -123,44 +130,59 @@ def provisional_seq(event):
     return event.id
 
 
-def final_seq(event):
-    """The seq the commit gave the event (PostgreSQL); an uncommitted event's own (tests)."""
+def with_final_seqs(events):
+    """The committed events among these, with the seqs their commits gave them (one query on
+    PostgreSQL), in seq order: the order their transactions committed."""
     if connection.vendor != "postgresql":
-        return event.seq
-    return IncidentEvent.objects.filter(pk=event.pk).values_list("seq", flat=True).first()
+        return sorted(events, key=lambda event: event.seq)
+    seqs = dict(
+        IncidentEvent.objects.filter(pk__in=[event.pk for event in events]).values_list("pk", "seq")
+    )
+    committed = [event for event in events if seqs.get(event.pk) is not None]
+    for event in committed:
+        event.seq = seqs[event.pk]
+    if len(committed) < len(events):
+        logger.warning("%d events not found to publish", len(events) - len(committed))
+    return sorted(committed, key=lambda event: event.seq)
 
 
 class Sender:
-    """Runs the async group sends for synchronous callers. In the web server `async_to_sync`
-    hands them to the server's loop. A Celery worker has no loop, and there `async_to_sync`
-    would make a new loop — and a new Redis connection — for every send; `dispatch.celery`
-    switches its processes to one loop per process, in a daemon thread (re-created after a
-    fork)."""
+    """Runs the async group sends for the publisher's thread: on one event loop per process,
+    in a daemon thread of its own (re-created after a fork), so all sends share one Redis
+    connection pool instead of a new loop and connection per send (what `async_to_sync` does
+    in a thread without a loop)."""
 
     TIMEOUT_SECONDS = 3
 
     def __init__(self):
-        self.own_loop = False
         self.loop = None
         self.pid = None
         self.lock = threading.Lock()
-
-    def use_own_loop(self):
-        self.own_loop = True
+        self.layer = None
+        self.layer_of = None
 
     def running_loop(self):
         with self.lock:
             if self.loop is None or self.pid != os.getpid():
                 self.loop, self.pid = asyncio.new_event_loop(), os.getpid()
                 threading.Thread(
-                    target=self.loop.run_forever, name="event-publisher", daemon=True
+                    target=self.loop.run_forever, name="event-sender", daemon=True
                 ).start()
             return self.loop
 
+    async def channel_layer(self):
+        """The default layer's configuration in an instance of the sender's own: its Redis
+        connections belong to the sender's loop, and nobody else's flush closes them from
+        another loop. Made again when the default layer is (a settings change)."""
+        default = get_channel_layer()
+        if self.layer_of is not default:
+            if self.layer is not None:
+                await self.layer.close_pools()
+            self.layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
+            self.layer_of = default
+        return self.layer
+
     def send(self, groups, message):
-        if not self.own_loop:
-            async_to_sync(send_to_groups)(groups, message)
-            return
         future = asyncio.run_coroutine_threadsafe(
             send_to_groups(groups, message), self.running_loop()
         )
@@ -171,26 +193,108 @@ sender = Sender()
 
 
 async def send_to_groups(groups, message):
-    layer = get_channel_layer()
+    layer = await sender.channel_layer()
     for group in groups:
         await layer.group_send(group, message)
 
 
-def publish(event):
-    """Send a committed event to every dashboard group that may see it. Never raises: the
-    database already holds the event, so a broken layer costs latency, not data."""
-    try:
-        event.seq = final_seq(event)
-    except Exception:
-        logger.warning("seq of event %s unknown; clients will replay it", event.id, exc_info=True)
-        return
+def publish(event, agency_ids):
+    """Send a committed event, its final seq known, to the command centre and to the groups of
+    `agency_ids`, the agencies that may see it. Never raises: the database already holds the
+    event, so a broken layer costs latency, not data."""
     message = {"type": "dashboard.event", "event": envelope(event)}
-    groups = [COMMAND_CENTRE_GROUP] + [
-        agency_group(agency_id) for agency_id in visibility.agencies_seeing_event(event)
-    ]
+    groups = [COMMAND_CENTRE_GROUP] + [agency_group(agency_id) for agency_id in agency_ids]
     try:
         sender.send(groups, message)
     except Exception:
         logger.warning(
             "publish of event %s failed; clients will replay it", event.seq, exc_info=True
         )
+
+
+def publish_committed(events):
+    """Publish events whose transactions committed, in commit order: their seqs and audiences
+    asked of the database once for all. Never raises."""
+    try:
+        committed = with_final_seqs(events)
+        audiences = visibility.agencies_seeing_events(committed)
+    except Exception:
+        logger.warning(
+            "seqs of %d events unknown; clients will replay them", len(events), exc_info=True
+        )
+        return
+    for event, agency_ids in zip(committed, audiences, strict=True):
+        publish(event, agency_ids)
+
+
+class Publisher:
+    """Publishes committed events from a thread of its own, so no request or task waits for
+    the channel layer: `submit` (on commit) only queues them. One per process (re-created
+    after a fork), publishing what is queued in the order it was queued, each batch in commit
+    order. Safe because the timeline is the outbox: an event the layer never gets is still in
+    the database, and clients replay it (`GET /api/v1/events/?after=`). While the layer is
+    down the queue is bounded: beyond MAX_QUEUED the oldest events are left to the replay,
+    with a log line. A process that exits first publishes what it queued (up to
+    EXIT_WAIT_SECONDS)."""
+
+    MAX_QUEUED = 10_000
+    MAX_BATCH = 500
+    EXIT_WAIT_SECONDS = 5
+
+    def __init__(self):
+        self.start()
+        os.register_at_fork(after_in_child=self.start)
+        atexit.register(self.flush, self.EXIT_WAIT_SECONDS)
+
+    def start(self):
+        self.queue = collections.deque()
+        self.ready = threading.Condition()
+        self.busy = False
+        self.dropping = False
+        self.thread = None
+
+    def submit(self, events):
+        with self.ready:
+            self.queue.extend(events)
+            overflow = len(self.queue) - self.MAX_QUEUED
+            if overflow > 0:
+                for _ in range(overflow):
+                    self.queue.popleft()
+                if not self.dropping:
+                    logger.warning(
+                        "event publisher backlog full (%d): the oldest events are left to "
+                        "the replay until it drains",
+                        self.MAX_QUEUED,
+                    )
+                self.dropping = True
+            if self.thread is None:
+                self.thread = threading.Thread(target=self.run, name="event-publisher", daemon=True)
+                self.thread.start()
+            self.ready.notify()
+
+    def run(self):
+        while True:
+            with self.ready:
+                self.ready.wait_for(lambda: self.queue)
+                count = min(len(self.queue), self.MAX_BATCH)
+                batch = [self.queue.popleft() for _ in range(count)]
+                self.busy = True
+            try:
+                publish_committed(batch)
+                close_old_connections()
+            except Exception:
+                logger.exception("event publisher: a batch failed; clients will replay it")
+            finally:
+                with self.ready:
+                    self.busy = False
+                    self.dropping = self.dropping and bool(self.queue)
+                    self.ready.notify_all()
+
+    def flush(self, timeout=10):
+        """Wait until every event submitted so far has been handed to the layer; whether it
+        was. For tests, and for a process about to exit."""
+        with self.ready:
+            return self.ready.wait_for(lambda: not self.queue and not self.busy, timeout)
+
+
+publisher = Publisher()

@@ -7,13 +7,15 @@ assignments.
 
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from dispatch import events, references, routing
-from dispatch.models import Assignment, Incident
+from dispatch.models import Assignment, Incident, IncidentEvent, ReferenceCounter
 from dispatch.payloads import AssignmentSerializer, IncidentSummarySerializer
+from dispatch.rows import insert_columns, mark_saved
+from dispatch.serialized import serialized
 
 Status = Incident.Status
 AStatus = Assignment.Status
@@ -45,6 +47,80 @@ def record_assignment_event(event_type, assignment, actor=None, **extra):
         actor=actor,
         data={**assignment_data(assignment), **extra},
     )
+
+
+def new_incident_event(incident, *, calls):
+    """The `incident.created` draft of an incident saved with these calls (`events.draft`),
+    its payload built from them: the shape `record_incident_event` writes, without asking the
+    database for the incident's calls."""
+    linked = incident.calls.all()
+    linked._result_cache, linked._prefetch_done = list(calls), True
+    incident._prefetched_objects_cache = {"calls": linked}
+    try:
+        data = {"incident": serialized(IncidentSummarySerializer, incident)}
+    finally:
+        del incident._prefetched_objects_cache
+    event = events.draft("incident.created", incident=incident, data=data)
+    event.incident_is_new = True  # no assignment to look up for its audience
+    return event
+
+
+def open_numbered_incident(incident, *, calls, then=()):
+    """Insert a new incident — its id already drawn from its sequence — with the day's next
+    reference, its `incident.created` naming `calls`, and the event drafts `then`, in one
+    statement (PostgreSQL). Make it the transaction's last: the day's counter row stays
+    locked from here to the commit, and concurrent intakes queue on it."""
+    day = timezone.localdate()
+    columns, values = insert_columns(incident, skip=("id", "reference"))
+    drafts = [new_incident_event(incident, calls=calls), *then]
+    rows = [insert_columns(draft, skip=("id", "seq")) for draft in drafts]
+    event_columns = rows[0][0]
+    placeholders = ["%s"] * len(event_columns)
+    first_row = list(placeholders)
+    first_row[event_columns.index(connection.ops.quote_name("data"))] = REFERENCE_INTO_PAYLOAD
+    event_rows = [first_row] + [placeholders] * (len(drafts) - 1)
+    event_values = [value for _columns, row in rows for value in row]
+    sql = OPEN_NUMBERED_INCIDENT_SQL.format(
+        counter_table=ReferenceCounter._meta.db_table,
+        incident_table=Incident._meta.db_table,
+        columns=", ".join(columns),
+        values=", ".join(["%s"] * len(columns)),
+        numbered_reference=references.NUMBERED_REFERENCE_SQL.format(number="counter.last"),
+        event_table=IncidentEvent._meta.db_table,
+        event_columns=", ".join(event_columns),
+        event_rows=", ".join(f"({', '.join(row)})" for row in event_rows),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [day, incident.id, references.prefix_of(day), *values, *event_values])
+        incident.reference, event_ids = cursor.fetchone()
+    drafts[0].data["incident"]["reference"] = incident.reference
+    for draft, event_id in zip(drafts, event_ids, strict=True):
+        draft.id = event_id
+    mark_saved(incident, *drafts)
+    events.publish_after_commit(drafts)
+    return incident
+
+
+# `incident.created`'s payload was built before the reference was drawn: the statement puts it in.
+REFERENCE_INTO_PAYLOAD = (
+    "jsonb_set(%s::jsonb, '{incident,reference}', to_jsonb((SELECT reference FROM incident)))"
+)
+
+OPEN_NUMBERED_INCIDENT_SQL = """
+WITH counter AS (
+    INSERT INTO {counter_table} (day, last) VALUES (%s, 1)
+    ON CONFLICT (day) DO UPDATE SET last = {counter_table}.last + 1
+    RETURNING last
+), incident AS (
+    INSERT INTO {incident_table} (id, reference, {columns})
+    SELECT %s, %s || {numbered_reference}, {values} FROM counter
+    RETURNING reference
+), event AS (
+    INSERT INTO {event_table} ({event_columns}) VALUES {event_rows}
+    RETURNING id
+)
+SELECT incident.reference, ARRAY(SELECT id FROM event ORDER BY id) FROM incident
+"""
 
 
 def open_incident(*, actor=None, call=None, **fields):

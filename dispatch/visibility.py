@@ -5,6 +5,8 @@ assignment for their agency, only their agency's assignments, and only the timel
 about those. The API's querysets and the WebSocket's audience both come from here.
 """
 
+import collections
+
 from django.db.models import Exists, OuterRef, Q
 
 from dispatch.models import Assignment, Incident, IncidentEvent
@@ -46,13 +48,31 @@ def events_for(user, queryset=None):
 def agencies_seeing_event(event):
     """The agency ids whose staff `events_for` shows this event to (the command centre sees
     every event). Mirrors the filter above, for one event."""
-    agency_ids = set()
-    if event.agency_id is not None:
-        agency_ids.add(event.agency_id)
-    if event.incident_id is not None and event.type.startswith(INCIDENT_WIDE_PREFIX):
-        agency_ids.update(
-            Assignment.objects.filter(incident_id=event.incident_id).values_list(
-                "agency_id", flat=True
-            )
-        )
-    return sorted(agency_ids)
+    return agencies_seeing_events([event])[0]
+
+
+def agencies_seeing_events(events):
+    """`agencies_seeing_event` of each event, with one query at most. An event drafted with
+    `incident_is_new` (its incident was opened in the event's own transaction, with no
+    assignment) needs none."""
+    holders = collections.defaultdict(set)
+    incident_ids = {
+        event.incident_id
+        for event in events
+        if is_incident_wide(event) and not getattr(event, "incident_is_new", False)
+    }
+    if incident_ids:
+        held = Assignment.objects.filter(incident_id__in=incident_ids)
+        for incident_id, agency_id in held.values_list("incident_id", "agency_id"):
+            holders[incident_id].add(agency_id)
+    audiences = []
+    for event in events:
+        agency_ids = set(holders.get(event.incident_id, ())) if is_incident_wide(event) else set()
+        if event.agency_id is not None:
+            agency_ids.add(event.agency_id)
+        audiences.append(sorted(agency_ids))
+    return audiences
+
+
+def is_incident_wide(event):
+    return event.incident_id is not None and event.type.startswith(INCIDENT_WIDE_PREFIX)

@@ -9,7 +9,7 @@ from django.db import OperationalError
 
 from calls import intake
 from calls.models import Call
-from dispatch import events, references
+from dispatch import events
 from dispatch.models import Incident, IncidentEvent
 from tests.conftest import post_signed, sign
 
@@ -274,10 +274,11 @@ def test_fallback_number_is_not_used_while_intake_works(client, settings):
 def test_failure_while_opening_the_incident_leaves_no_half_recorded_call(
     client, settings, monkeypatch
 ):
-    def no_reference(*args, **kwargs):
-        raise OperationalError("reference counter unavailable")
+    def no_timeline(*args, **kwargs):
+        raise OperationalError("timeline unavailable")
 
-    monkeypatch.setattr(references, "next_reference", no_reference)
+    # After the call, its incident and their events are written, before the commit.
+    monkeypatch.setattr(events, "publish_after_commit", no_timeline)
     response = post_signed(client, VOICE, voice_params())
     assert_queued(response, settings)
     # All or nothing: a later retry or status callback records the call with its incident.

@@ -165,17 +165,19 @@ def summary(envelope):
 
 def incoming_call(sid=None):
     """Twilio's voice webhook, as `calls.views` hands it to intake: opens a call and an incident
-    (`incident.created`, then `call.created`)."""
+    (`incident.created`, then `call.created`), both published when it returns (the publisher
+    sends from its own thread: a socket opened next must not hear them)."""
     call, created = intake.receive_call(
         {"CallSid": sid or f"CA{uuid.uuid4().hex}", "From": "081234567890", "To": "112"}
     )
     assert created
+    assert events.publisher.flush()
     return call
 
 
 def dispatch_and_acknowledge(incident_id, operator, dpkp_staff, psc_staff):
     """The operator dispatches to DPKP and PSC119 (routing overridden); both acknowledge.
-    Every service call is its own transaction, so its events go out as it returns."""
+    Every service call is its own transaction, so its events go out in that order."""
     created = incidents.dispatch(
         incident_id, actor=operator, agencies=[agency("DPKP"), agency("PSC119")]
     )

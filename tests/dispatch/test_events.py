@@ -115,12 +115,15 @@ def agency(code):
 
 
 def disaster_in_citangkil():
-    return incidents.create_incident(
+    """A new incident, its `incident.created` already published (before anybody listens)."""
+    incident = incidents.create_incident(
         actor=None,
         category=Category.objects.get(code="DISASTER"),  # BPBD and DPKP
         area=Area.objects.get(code="36.72.08.1007"),
         description="Banjir",
     )
+    assert events.publisher.flush()
+    return incident
 
 
 def test_an_event_leaves_only_after_commit_and_once(transactional_db, listen):
@@ -190,6 +193,7 @@ def test_envelope_shape_and_type_mapping(transactional_db, cilegon, listen):
     incident = disaster_in_citangkil()
     [assignment, *_others] = incidents.dispatch(incident.id, actor=None)
     staff = make_user("staff", User.Role.AGENCY_STAFF, assignment.agency.code)
+    assert events.publisher.flush()  # the dispatch's events are out before anybody listens
     listener = listen(events.agency_group(assignment.agency_id))
 
     incidents.acknowledge(assignment.id, actor=staff)
@@ -237,11 +241,12 @@ def test_a_dead_redis_loses_no_event(transactional_db, settings, caplog):
     channel_layers.backends.clear()
     caplog.set_level(logging.WARNING, logger="dispatch.events")
 
-    with transaction.atomic():  # publish() runs on commit, and must not raise
+    with transaction.atomic():  # published after commit, and nothing raises
         event = events.record("incident.updated", data={"note": "redis is down"})
 
     assert IncidentEvent.objects.filter(pk=event.pk, type="incident.updated").exists()
-    events.publish(event)  # called directly too
+    assert events.publisher.flush()
+    event.refresh_from_db()
     assert f"publish of event {event.seq} failed" in caplog.text
     channel_layers.backends.clear()
 
@@ -296,3 +301,44 @@ def test_websocket_audience_agrees_with_the_api(db, cilegon, settings):
     check()
     assert IncidentEvent.objects.filter(agency=agency("BPBD")).exists()
     assert IncidentEvent.objects.filter(agency=agency("DPKP")).exists()
+
+
+def test_a_full_backlog_leaves_the_oldest_to_the_replay_with_one_log_line(monkeypatch, caplog):
+    """While the layer hangs, the publisher's queue stays bounded: the newest events wait, the
+    oldest are left to the replay (the database has them all), and the log says so once."""
+    taken, release, published = threading.Event(), threading.Event(), []
+
+    def hanging_layer(batch):
+        taken.set()
+        release.wait(ARRIVES_WITHIN)
+        published.extend(batch)
+
+    monkeypatch.setattr(events, "publish_committed", hanging_layer)
+    caplog.set_level(logging.WARNING, logger="dispatch.events")
+    publisher = events.Publisher()
+    publisher.MAX_QUEUED = 3
+    publisher.submit(["first"])
+    assert taken.wait(ARRIVES_WITHIN)
+    for number in range(10):
+        publisher.submit([number])
+    release.set()
+    assert publisher.flush()
+    assert published == ["first", 7, 8, 9]
+    assert caplog.text.count("backlog full") == 1
+
+
+def test_a_request_never_waits_for_the_layer(transactional_db, cilegon, monkeypatch):
+    """The webhook's transaction commits and returns while the layer hangs: the events go out
+    afterwards, from the publisher's thread."""
+    release, published = threading.Event(), []
+
+    def hanging_layer(batch):
+        release.wait(ARRIVES_WITHIN)
+        published.extend(event.type for event in batch)
+
+    monkeypatch.setattr(events, "publish_committed", hanging_layer)
+    intake.receive_call({"CallSid": "CAnowait", "From": "081234567890"})
+    assert published == []
+    release.set()
+    assert events.publisher.flush()
+    assert published == ["incident.created", "call.created"]

@@ -1,15 +1,20 @@
 """A page of the API costs a fixed number of queries, however many rows it shows: each list is
 measured with 3 incidents and again with 30, and the counts must be equal (no N+1)."""
 
+import json
+
 import pytest
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from agencies.models import Area, Category
-from calls.intake import receive_call
-from dispatch import incidents
-from dispatch.models import Assignment
-from tests.conftest import api_as
+from calls.intake import call_data, receive_call
+from calls.models import Call
+from dispatch import incidents, references
+from dispatch.models import Assignment, Incident, IncidentEvent
+from tests.conftest import api_as, requires_postgres
 from tests.dispatch.helpers import API, KELURAHAN, staff_of
 
 LISTS = [
@@ -98,3 +103,54 @@ def test_a_page_of_the_open_incidents_costs_four_queries(
     populate(3)
     with django_assert_num_queries(4):
         assert client.get(f"{API}/incidents/?open=1&page_size=200").status_code == 200
+
+
+# --- the voice webhook's hot path ---------------------------------------------------------------
+
+
+def statements_of(captured):
+    """The statements sent, but the savepoints of the test's own transaction."""
+    return [q["sql"] for q in captured if "SAVEPOINT" not in q["sql"]]
+
+
+@requires_postgres
+def test_a_new_call_is_recorded_in_two_statements(cilegon):
+    """The call (with the caller's history and whether an AML waits) in one statement; the
+    day's reference number, the incident and both events in a second; no query after commit:
+    the publisher works on its own thread. With BEGIN and COMMIT, four round trips (thirteen
+    before)."""
+    with CaptureQueriesContext(connection) as captured:
+        call, created = receive_call({"CallSid": "CAnew", "From": "081234567890"})
+    assert created
+    statements = statements_of(captured)
+    assert len(statements) == 2, statements
+    assert statements[0].lstrip().startswith("WITH new_call AS")
+    assert statements[1].lstrip().startswith("WITH counter AS")
+
+
+@requires_postgres
+def test_a_retried_webhook_adds_nothing_in_two_statements(cilegon):
+    receive_call({"CallSid": "CAretry", "From": "081234567890"})
+    with CaptureQueriesContext(connection) as captured:
+        _call, created = receive_call({"CallSid": "CAretry", "From": "081234567890"})
+    assert not created
+    assert len(statements_of(captured)) == 2  # the insert that conflicts, the locked read
+    assert IncidentEvent.objects.count() == 2
+
+
+@requires_postgres
+def test_the_new_calls_events_carry_what_the_serializers_make_of_the_rows(cilegon):
+    """Built from what is in hand, the payloads are those the API shows for the rows read back
+    (the caller's history included: an earlier prank call of the same number)."""
+    earlier, _ = receive_call({"CallSid": "CAearlier", "From": "081234567890"})
+    Call.objects.filter(pk=earlier.pk).update(classification=Call.Classification.PRANK)
+    call, _ = receive_call({"CallSid": "CAlater", "From": "081234567890", "To": "112"})
+    created, announced = IncidentEvent.objects.filter(incident_id=call.incident_id)
+    as_json = lambda data: json.loads(json.dumps(data, cls=DjangoJSONEncoder))  # noqa: E731
+    incident = Incident.objects.get(pk=call.incident_id)
+    assert (created.type, announced.type) == ("incident.created", "call.created")
+    assert created.data == as_json(incidents.incident_data(incident))
+    assert created.data["incident"]["calls"] == [call.pk]
+    assert announced.data == as_json(call_data(Call.objects.get(pk=call.pk)))
+    assert announced.data["call"]["caller_history"]["pranks"] == 1
+    assert incident.reference == references.prefix_of(timezone.localdate()) + "0002"
