@@ -10,7 +10,9 @@ Redis was away would say hello and then hear nothing.
 """
 
 import asyncio
+import json
 import logging
+import weakref
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -19,7 +21,7 @@ from django.db.models import Max
 from dispatch.events import COMMAND_CENTRE_GROUP, agency_group
 from dispatch.hub import hub
 from dispatch.models import IncidentEvent
-from dispatch.ws_auth import credential_of, still_signed_in, user_group
+from dispatch.ws_auth import credential_of, sign_in_of, signed_in_users, user_group
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +57,38 @@ def describe(user):
     }
 
 
+_heartbeats = weakref.WeakKeyDictionary()  # event loop -> the process's heartbeat task
+
+
+def keep_beating():
+    loop = asyncio.get_running_loop()
+    if loop not in _heartbeats or _heartbeats[loop].done():
+        _heartbeats[loop] = asyncio.create_task(beat())
+
+
+async def beat():
+    """The heartbeat of every socket of the process at once: one latest seq, one trip to the
+    database thread that checks each distinct credential, one JSON text. (A beat per socket
+    cost two trips and two new database connections each: at 2,000 sockets, more of the
+    server's time than the events themselves; bench/RESULTS.md.) Ends with the last socket."""
+    while True:
+        await asyncio.sleep(HEARTBEAT_SECONDS)
+        sockets = hub().registered()
+        if not sockets:
+            return
+        try:
+            seq = await latest_seq()
+            users = await signed_in_users({socket.sign_in for socket in sockets})
+        except Exception:
+            # A database hiccup must not stop the beat for good: without it no socket would
+            # notice a credential that ended silently, nor get the latest seq.
+            logger.warning("dashboard heartbeat failed; trying again", exc_info=True)
+            continue
+        text = json.dumps({"type": "heartbeat", "seq": seq})
+        for socket in sockets:
+            socket.heartbeat(text, users[socket.sign_in])
+
+
 class DashboardConsumer(AsyncJsonWebsocketConsumer):
     """One dashboard socket. It has no layer channel of its own (no layer alias: Channels then
     neither makes one nor listens on it): the process's hub hears the groups for every socket
@@ -73,6 +107,7 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
             return
         self.user_id = user.pk
         self.credential = credential_of(self.scope)
+        self.sign_in = sign_in_of(self.scope)
         self.audience = [*groups_for(user), user_group(user.pk)]
         self.outbox = asyncio.Queue()
         self.hub = hub()
@@ -85,10 +120,11 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
             return  # disconnect() follows, and leaves the hub
         await self.accept()
         await self.send_json(hello)
-        self.tasks = [asyncio.create_task(self.write()), asyncio.create_task(self.beat())]
+        self.writer = asyncio.create_task(self.write())
+        keep_beating()
 
     def forward(self, text):
-        """An event, as JSON, from the hub."""
+        """JSON for the client: an event from the hub, or a heartbeat."""
         self.post({"type": "websocket.send", "text": text})
 
     def revoke(self, credential):
@@ -112,23 +148,16 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
             if message["type"] == "websocket.close":
                 return
 
-    async def beat(self):
-        while True:
-            await asyncio.sleep(HEARTBEAT_SECONDS)
-            try:
-                if not await still_signed_in(self.scope, self.user_id):
-                    self.post(CLOSE_UNAUTHORIZED)
-                    return
-                heartbeat = {"type": "heartbeat", "seq": await latest_seq()}
-                self.post({"type": "websocket.send", "text": await self.encode_json(heartbeat)})
-            except Exception:
-                # A database hiccup must not stop the beat for good: without it the socket would
-                # not notice a credential that ended silently, nor carry the latest seq.
-                logger.warning("dashboard heartbeat failed; trying again", exc_info=True)
+    def heartbeat(self, text, user_id):
+        """From the process's heartbeat: `user_id` is who the socket's credentials sign in now."""
+        if user_id == self.user_id:
+            self.forward(text)
+        else:
+            self.post(CLOSE_UNAUTHORIZED)
 
     async def disconnect(self, code):
-        for task in getattr(self, "tasks", []):
-            task.cancel()
+        if getattr(self, "writer", None):
+            self.writer.cancel()
         if hasattr(self, "hub"):
             await self.hub.leave(self, self.audience)
 

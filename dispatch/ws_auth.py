@@ -106,16 +106,36 @@ def session_user(session_key):
     return user if user.is_authenticated else None
 
 
-@database_sync_to_async
-def still_signed_in(scope, user_id):
-    """Whether the credentials the socket connected with still sign in the same active user."""
+def sign_in_of(scope):
+    """What signs the socket in, for the heartbeat to check again: ("token", key) or
+    ("session", key); None without either."""
     key = scope.get("auth_token")
     if key is not None:
-        user = user_for_token(key) if key else None
-    else:
-        session = scope.get("session")
-        user = session_user(session.session_key) if session and session.session_key else None
-    return user is not None and user.pk == user_id and user.is_active
+        return ("token", key)
+    session = scope.get("session")
+    return ("session", session.session_key) if session and session.session_key else None
+
+
+def signed_in_user_id(sign_in):
+    """The id of the active user `sign_in` signs in now, or None."""
+    if sign_in is None:
+        return None
+    kind, key = sign_in
+    if kind == "token":
+        return active_user_id(user_for_token(key) if key else None)
+    return active_user_id(session_user(key))
+
+
+def active_user_id(user):
+    return user.pk if user is not None and user.is_active else None
+
+
+@database_sync_to_async
+def signed_in_users(sign_ins):
+    """{sign-in: the id of the active user it signs in now, or None}, in one trip to the
+    database thread for all of a process's sockets; a credential many sockets share (one
+    integration's token) is checked once."""
+    return {sign_in: signed_in_user_id(sign_in) for sign_in in sign_ins}
 
 
 def request_origin(scope):
