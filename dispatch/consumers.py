@@ -96,7 +96,7 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
     outbox, in order, written by one task: a client that does not read holds up only itself."""
 
     channel_layer_alias = None
-    groups = []  # joined in connect(), once we know who is there
+    groups = []  # Channels' own group joins: none; the hub joins in connect()
 
     async def connect(self):
         user = self.scope.get("user")

@@ -145,11 +145,13 @@ class Hub:
             await self.rejoin()
 
     async def rejoin(self):
-        for group in list(self.groups):
-            try:
+        """Every group again. Stops at the first failure, which is nearly always Redis being
+        away (one warning, not one per group); the next round tries them all again."""
+        try:
+            for group in list(self.groups):
                 await self.settle(group, rejoin=True)
-            except Exception:
-                logger.warning("this process could not re-join %s", group, exc_info=True)
+        except Exception:
+            logger.warning("this process could not re-join its groups", exc_info=True)
 
     def deliver(self, message):
         """Hand one group's copy of a message to the process's sockets in that group."""
