@@ -90,7 +90,7 @@ class Hub:
             self.stop()
 
     def registered(self):
-        """Every socket registered, in any group (for tests and checks)."""
+        """Every socket registered, in any group."""
         return {socket for membership in self.groups.values() for socket in membership.sockets}
 
     async def settle(self, group, *, rejoin=False):
