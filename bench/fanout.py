@@ -16,6 +16,12 @@ description (`--trigger patch`: `incident.updated`). The description is unique t
 the event, so a client's envelope for it is the one of that type whose incident carries that
 description; events run one at a time.
 
+With `--floor-url` (a `bench/fanout_floor.py` server: bare Channels on the same channel layer
+settings and uvicorn flags), the same run then does the same against the floor: N sockets
+joined to one group, R times one group send of a pre-made envelope of the same size (the last
+one our server sent, with that event's description), and prints both side by side with their
+ratio and the goal (--goal-p99-ms, the last socket's p99).
+
 The clients share the machine with the server: on a small machine their own work (receiving
 and parsing N frames) is part of the figures. Each arrival is timestamped before parsing.
 """
@@ -85,6 +91,13 @@ def parse_args(argv=None):
         help="also report the CPU seconds this (local) server process spent during the events "
         "and the connects: a figure that other load on the machine does not inflate",
     )
+    parser.add_argument(
+        "--floor-url", default=None, help="a bench/fanout_floor.py server to measure after ours"
+    )
+    parser.add_argument("--floor-pid", type=int, default=None, help="its pid, for its CPU time")
+    parser.add_argument(
+        "--goal-p99-ms", type=float, default=250.0, help="the goal for the last socket's p99"
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     if not args.password:
@@ -101,8 +114,9 @@ def parse_args(argv=None):
         parser.error("--idle-seconds must be in [0, 600]")
     if not 0 < args.max_seconds <= 3600:
         parser.error("--max-seconds must be in (0, 3600]")
-    if not is_loopback(args.url):
-        parser.error(f"{args.url} is not a loopback address: this tool only loads a local server")
+    for url in filter(None, (args.url, args.floor_url)):
+        if not is_loopback(url):
+            parser.error(f"{url} is not a loopback address: this tool only loads a local server")
     return args
 
 
@@ -213,6 +227,7 @@ class Run:
         self.changed = asyncio.Event()
         self.other_messages = 0
         self.dropped = 0
+        self.sample = None  # an envelope heard, for the floor to send one of the same size
 
     def arrived(self, client, arrived, raw):
         if self.description is None or client in self.heard:
@@ -225,6 +240,7 @@ class Run:
             and incident.get("description") == self.description
         ):
             self.heard[client] = (arrived, message)
+            self.sample = message
             self.changed.set()
         else:
             self.other_messages += 1
@@ -264,6 +280,52 @@ async def trigger(http, args, text, incident_id):
     return response.json()["id"]
 
 
+class Ours:
+    """The real server: clients sign in with a token, events come from the REST API."""
+
+    label = "ours"
+
+    def __init__(self, args):
+        self.args = args
+        self.url = args.url
+        self.pid = args.server_pid
+        self.incident_id = None
+
+    async def prepare(self, http, run_id):
+        """Sign in; returns the sockets' extra headers."""
+        token = await obtain_token(http, self.args)
+        http.headers["Authorization"] = f"Token {token}"
+        if self.args.trigger == "patch":
+            self.incident_id = await trigger(http, self.args, f"fan-out bench {run_id}", None)
+        return {"Authorization": f"Token {token}"}
+
+    async def fire(self, http, text):
+        return await trigger(http, self.args, text, self.incident_id)
+
+
+class Floor:
+    """bench/fanout_floor.py: no sign-in; each event is one group send of `sample`, an envelope
+    our server sent, carrying this event's description."""
+
+    label = "floor"
+
+    def __init__(self, args, sample):
+        self.url = args.floor_url
+        self.pid = args.floor_pid
+        self.sample = sample
+
+    async def prepare(self, http, run_id):
+        return {}
+
+    async def fire(self, http, text):
+        envelope = json.loads(json.dumps(self.sample))
+        envelope["data"]["incident"]["description"] = text
+        response = await http.post("/trigger", content=json.dumps(envelope))
+        if response.status_code != 204:
+            raise RuntimeError(f"floor trigger failed: HTTP {response.status_code}")
+        return envelope["incident"]
+
+
 async def wait_for_everyone(run, clients, timeout):
     """Until every client heard the event being timed, or `timeout` passes."""
     deadline = time.monotonic() + timeout
@@ -280,14 +342,14 @@ async def wait_for_everyone(run, clients, timeout):
             return False
 
 
-async def connect_all(args, ws_url, headers, run):
+async def connect_all(args, url, ws_url, headers, run):
     compression = None if args.no_compression else "deflate"
     limit = asyncio.Semaphore(args.connect_concurrency)
     clients = [Client(run) for _ in range(args.clients)]
 
     async def open_one(client):
         async with limit:
-            await client.open(ws_url, headers, args.url.rstrip("/"), compression)
+            await client.open(ws_url, headers, url.rstrip("/"), compression)
 
     started = time.perf_counter()
     results = await asyncio.gather(*(open_one(c) for c in clients), return_exceptions=True)
@@ -307,44 +369,39 @@ async def close_all(clients):
     await asyncio.gather(*(close_one(c) for c in clients), return_exceptions=True)
 
 
-async def measure(args):
+async def measure(args, target):
     fd_soft_limit = raise_fd_limit(args.clients)
-    ws_url = websocket_url(args.url)
+    ws_url = websocket_url(target.url)
     run = Run(TRIGGER_EVENT[args.trigger])
     async with httpx.AsyncClient(
-        base_url=args.url.rstrip("/"), timeout=30, trust_env=False
+        base_url=target.url.rstrip("/"), timeout=30, trust_env=False
     ) as http:
-        token = await obtain_token(http, args)
-        http.headers["Authorization"] = f"Token {token}"
         run_id = secrets.token_hex(4)
-        incident_id = None
-        if args.trigger == "patch":
-            incident_id = await trigger(http, args, f"fan-out bench {run_id}", None)
+        headers = await target.prepare(http, run_id)
+        progress(f"{target.label}: {target.url}")
 
-        cpu_before_connect = cpu_seconds(args.server_pid)
-        clients, failures, connect_wall = await connect_all(
-            args, ws_url, {"Authorization": f"Token {token}"}, run
-        )
+        cpu_before_connect = cpu_seconds(target.pid)
+        clients, failures, connect_wall = await connect_all(args, target.url, ws_url, headers, run)
         try:
             if failures:
                 kinds = sorted({type(f).__name__ + ": " + str(f)[:120] for f in failures})
                 raise RuntimeError(f"{len(failures)} of {args.clients} clients failed: {kinds}")
-            connect_cpu = cpu_since(args.server_pid, cpu_before_connect)
+            connect_cpu = cpu_since(target.pid, cpu_before_connect)
             await asyncio.sleep(1)  # let the last handshakes' stragglers settle
             idle_cpu = None
             if args.idle_seconds:
-                cpu_before_idle = cpu_seconds(args.server_pid)
+                cpu_before_idle = cpu_seconds(target.pid)
                 await asyncio.sleep(args.idle_seconds)
-                idle_cpu = cpu_since(args.server_pid, cpu_before_idle)
+                idle_cpu = cpu_since(target.pid, cpu_before_idle)
                 progress(f"idle for {args.idle_seconds} s: server CPU {idle_cpu} s")
-            cpu_before_events = cpu_seconds(args.server_pid)
+            cpu_before_events = cpu_seconds(target.pid)
             own_cpu_before_events = time.process_time()
             per_event_last, every_latency, trigger_seconds, missed = [], [], [], 0
             for round_index in range(args.rounds):
                 await asyncio.sleep(args.pause)
                 text = f"fan-out bench {run_id}, event {round_index + 1} of {args.rounds}"
                 started = run.start(text)
-                about = await trigger(http, args, text, incident_id)
+                about = await target.fire(http, text)
                 trigger_seconds.append(time.perf_counter() - started)
                 complete = await wait_for_everyone(run, len(clients), args.event_timeout)
                 run.stop()
@@ -360,14 +417,14 @@ async def measure(args):
                 )
                 if complete:
                     per_event_last.append(max(latencies))
-            events_cpu = cpu_since(args.server_pid, cpu_before_events)
+            events_cpu = cpu_since(target.pid, cpu_before_events)
             own_events_cpu = round(time.process_time() - own_cpu_before_events, 2)
         finally:
             await close_all(clients)
 
     connect_seconds = sorted(c.connect_seconds for c in clients if c.connect_seconds)
     return {
-        "url": args.url,
+        "url": target.url,
         "clients": args.clients,
         "rounds": args.rounds,
         "trigger": f"{args.trigger} ({run.event_type})",
@@ -394,60 +451,125 @@ async def measure(args):
         "missed": missed,
         "other_messages": run.other_messages,
         "dropped_connections": run.dropped,
+        "server_cpu_ms_per_event": (
+            round(events_cpu * 1000 / args.rounds) if events_cpu is not None else None
+        ),
+        "sample": run.sample,
     }
+
+
+async def measure_both(args):
+    """Ours, then the floor (if asked) with an envelope ours sent."""
+    ours = await measure(args, Ours(args))
+    if not args.floor_url:
+        return ours, None
+    if ours["sample"] is None:
+        raise RuntimeError("no envelope heard from our server: nothing to send from the floor")
+    await asyncio.sleep(1)  # let our server finish closing its sockets
+    return ours, await measure(args, Floor(args, ours["sample"]))
+
+
+def print_figures(result):
+    connect = result["connect"]
+    print(f"url              {result['url']}  ({result['trigger']})")
+    print(
+        f"clients          {result['clients']}  (fd soft limit {result['fd_soft_limit']}, "
+        f"compression {'on' if result['compression'] else 'off'})"
+    )
+    print(
+        f"connect          all in {connect['all_seconds']} s "
+        f"({connect['concurrency']} at a time); per client to hello "
+        f"p50 {connect['per_client_ms']['p50']} ms  p99 {connect['per_client_ms']['p99']} ms"
+    )
+    for label, key in (
+        ("last client", "last_client_ms"),
+        ("all clients", "all_clients_ms"),
+        ("trigger HTTP", "trigger_http_ms"),
+    ):
+        figures = result[key]
+        print(
+            f"{label:<16} p50 {figures['p50']} ms  p99 {figures['p99']} ms  max {figures['max']} ms"
+        )
+    cpu = result["server_cpu_seconds"]
+    if cpu["events"] is not None:
+        print(
+            f"server CPU       {cpu['connects']} s for the connects; {cpu['events']} s for "
+            f"the {result['rounds']} events and their pauses"
+            + (
+                f"; {cpu['idle']} s while idle for {cpu['idle_seconds']} s"
+                if cpu["idle"] is not None
+                else ""
+            )
+        )
+    own = result["client_cpu_seconds_events"]
+    print(f"bench CPU        {own} s for the events (this client's own)")
+    print(
+        f"events           {result['events_complete']} of {result['rounds']} reached every "
+        f"client; {result['deliveries']} deliveries, {result['missed']} missed"
+    )
+    if result["dropped_connections"]:
+        print(f"dropped          {result['dropped_connections']} connections closed under us")
+
+
+def ratio(ours, floor):
+    if ours is None or not floor:
+        return "-"
+    return f"{ours / floor:.2f}"
+
+
+def print_comparison(ours, floor, goal_p99_ms):
+    rows = [
+        ("last socket p50 ms", ours["last_client_ms"]["p50"], floor["last_client_ms"]["p50"], ""),
+        (
+            "last socket p99 ms",
+            ours["last_client_ms"]["p99"],
+            floor["last_client_ms"]["p99"],
+            f"<= {goal_p99_ms:g}",
+        ),
+        ("all sockets p50 ms", ours["all_clients_ms"]["p50"], floor["all_clients_ms"]["p50"], ""),
+        ("all sockets p99 ms", ours["all_clients_ms"]["p99"], floor["all_clients_ms"]["p99"], ""),
+        (
+            "server CPU ms/event",
+            ours["server_cpu_ms_per_event"],
+            floor["server_cpu_ms_per_event"],
+            "",
+        ),
+        ("missed", ours["missed"], floor["missed"], "0"),
+    ]
+    print(f"\n{ours['clients']} sockets, {ours['rounds']} events: ours vs the bare-Channels floor")
+    print(f"{'':<22}{'ours':>10}{'floor':>10}{'ratio':>8}   goal")
+    for label, mine, bare, goal in rows:
+        shown = [("-" if value is None else value) for value in (mine, bare)]
+        print(f"{label:<22}{shown[0]:>10}{shown[1]:>10}{ratio(mine, bare):>8}   {goal}")
+    met = (ours["last_client_ms"]["p99"] or math.inf) <= goal_p99_ms and not ours["missed"]
+    print(f"goal {'met' if met else 'NOT met'}: last socket p99 <= {goal_p99_ms:g} ms, none missed")
+
+
+def failed(result):
+    return (
+        result["missed"]
+        or result["dropped_connections"]
+        or result["events_complete"] < result["rounds"]
+    )
 
 
 def main(argv=None):
     args = parse_args(argv)
     try:
-        result = asyncio.run(asyncio.wait_for(measure(args), args.max_seconds))
+        ours, floor = asyncio.run(asyncio.wait_for(measure_both(args), args.max_seconds))
     except TimeoutError:
         sys.exit(f"stopped after --max-seconds {args.max_seconds}")
+    for result in filter(None, (ours, floor)):
+        del result["sample"]
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(json.dumps({"ours": ours, "floor": floor}, indent=2))
     else:
-        connect = result["connect"]
-        print(f"url              {result['url']}  ({result['trigger']})")
-        print(
-            f"clients          {result['clients']}  (fd soft limit {result['fd_soft_limit']}, "
-            f"compression {'on' if result['compression'] else 'off'})"
-        )
-        print(
-            f"connect          all in {connect['all_seconds']} s "
-            f"({connect['concurrency']} at a time); per client to hello "
-            f"p50 {connect['per_client_ms']['p50']} ms  p99 {connect['per_client_ms']['p99']} ms"
-        )
-        for label, key in (
-            ("last client", "last_client_ms"),
-            ("all clients", "all_clients_ms"),
-            ("trigger HTTP", "trigger_http_ms"),
-        ):
-            figures = result[key]
-            print(
-                f"{label:<16} p50 {figures['p50']} ms  p99 {figures['p99']} ms  "
-                f"max {figures['max']} ms"
-            )
-        cpu = result["server_cpu_seconds"]
-        if cpu["events"] is not None:
-            print(
-                f"server CPU       {cpu['connects']} s for the connects; {cpu['events']} s for "
-                f"the {result['rounds']} events and their pauses"
-                + (
-                    f"; {cpu['idle']} s while idle for {cpu['idle_seconds']} s"
-                    if cpu["idle"] is not None
-                    else ""
-                )
-            )
-        own = result["client_cpu_seconds_events"]
-        print(f"bench CPU        {own} s for the events (this client's own)")
-        print(
-            f"events           {result['events_complete']} of {result['rounds']} reached every "
-            f"client; {result['deliveries']} deliveries, {result['missed']} missed"
-        )
-    if result["dropped_connections"]:
-        print(f"dropped          {result['dropped_connections']} connections closed under us")
-    failed = result["missed"] or result["dropped_connections"]
-    return 1 if failed or result["events_complete"] < result["rounds"] else 0
+        print_figures(ours)
+        if floor:
+            print()
+            print_figures(floor)
+            print_comparison(ours, floor, args.goal_p99_ms)
+    return 1 if failed(ours) or (floor and failed(floor)) else 0
 
 
 if __name__ == "__main__":

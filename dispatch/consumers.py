@@ -1,15 +1,16 @@
 """The dashboard WebSocket (CONTRACT §7).
 
 A socket joins the groups its user may hear (the command centre, or one agency: the audience
-comes from `visibility`, like the API's querysets), says `hello` with the latest seq, and then
-forwards event envelopes. A heartbeat carries the latest seq, so a client whose last event was
-lost notices and replays it; the same loop re-joins the groups well before the layer's group
-expiry, so a socket open for days keeps hearing, and checks that the socket's credentials
-still sign its user in (closing it with 4401 otherwise). A socket is accepted only once it is
-in its groups: one accepted while Redis was away would say hello and then hear nothing.
+comes from `visibility`, like the API's querysets) through the process's hub (`dispatch.hub`),
+says `hello` with the latest seq, and then forwards the event envelopes the hub hands it. A
+heartbeat carries the latest seq, so a client whose last event was lost notices and replays it,
+and checks that the socket's credentials still sign its user in (closing it with 4401
+otherwise). A socket is accepted only once the process is in its groups: one accepted while
+Redis was away would say hello and then hear nothing.
 """
 
 import asyncio
+import json
 import logging
 import weakref
 
@@ -18,8 +19,9 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.db.models import Max
 
 from dispatch.events import COMMAND_CENTRE_GROUP, agency_group
+from dispatch.hub import hub
 from dispatch.models import IncidentEvent
-from dispatch.ws_auth import credential_of, still_signed_in, user_group
+from dispatch.ws_auth import credential_of, sign_in_of, signed_in_users, user_group
 
 logger = logging.getLogger(__name__)
 
@@ -28,22 +30,11 @@ HEARTBEAT_SECONDS = 25
 # Joining the groups takes milliseconds; a Redis that does not answer within this is treated
 # as down and the handshake is refused, so the client tries again instead of waiting.
 JOIN_TIMEOUT_SECONDS = 5
-# Group joins and leaves in flight at once in one process. redis-py's asyncio pool (which
-# channels-redis uses with its defaults: 100 connections since redis-py 8) raises instead of
-# waiting when it runs out, so 500 dashboards closing together — a proxy restart, a network
-# blip in the control room — failed most of their group_discard calls and left dead members in
-# the group for `group_expiry` (a day), where every group_send still pays for them
-# (bench/RESULTS.md). Queued behind this limit they all go through.
-GROUP_OPERATIONS_AT_ONCE = 20
-_group_operation_slots = weakref.WeakKeyDictionary()  # event loop -> Semaphore
-
-
-def group_operation_slots():
-    """The limit above, for the running event loop (an asyncio.Semaphore belongs to one)."""
-    loop = asyncio.get_running_loop()
-    if loop not in _group_operation_slots:
-        _group_operation_slots[loop] = asyncio.Semaphore(GROUP_OPERATIONS_AT_ONCE)
-    return _group_operation_slots[loop]
+# Events waiting for one socket whose client does not read (its TCP buffer is full). Beyond
+# this the socket drops events, as the layer dropped them over its channel capacity before; the
+# client sees the gap in the seqs and replays it once it reads again.
+OUTBOX_LIMIT = 1500
+CLOSE_UNAUTHORIZED = {"type": "websocket.close", "code": UNAUTHORIZED}
 
 
 def groups_for(user):
@@ -66,8 +57,46 @@ def describe(user):
     }
 
 
+_heartbeats = weakref.WeakKeyDictionary()  # event loop -> the process's heartbeat task
+
+
+def keep_beating():
+    loop = asyncio.get_running_loop()
+    if loop not in _heartbeats or _heartbeats[loop].done():
+        _heartbeats[loop] = asyncio.create_task(beat())
+
+
+async def beat():
+    """The heartbeat of every socket of the process at once: one latest seq, one trip to the
+    database thread that checks each distinct credential, one JSON text. (A beat per socket
+    cost two trips and two new database connections each: at 2,000 sockets, more of the
+    server's time than the events themselves; bench/RESULTS.md.) Ends with the last socket."""
+    while True:
+        await asyncio.sleep(HEARTBEAT_SECONDS)
+        sockets = hub().registered()
+        if not sockets:
+            return
+        try:
+            seq = await latest_seq()
+            users = await signed_in_users({socket.sign_in for socket in sockets})
+        except Exception:
+            # A database hiccup must not stop the beat for good: without it no socket would
+            # notice a credential that ended silently, nor get the latest seq.
+            logger.warning("dashboard heartbeat failed; trying again", exc_info=True)
+            continue
+        text = json.dumps({"type": "heartbeat", "seq": seq})
+        for socket in sockets:
+            socket.heartbeat(text, users[socket.sign_in])
+
+
 class DashboardConsumer(AsyncJsonWebsocketConsumer):
-    groups = []  # joined in connect(), once we know who is there
+    """One dashboard socket. It has no layer channel of its own (no layer alias: Channels then
+    neither makes one nor listens on it): the process's hub hears the groups for every socket
+    and hands it its events. Everything the socket sends after its hello goes through its
+    outbox, in order, written by one task: a client that does not read holds up only itself."""
+
+    channel_layer_alias = None
+    groups = []  # Channels' own group joins: none; the hub joins in connect()
 
     async def connect(self):
         user = self.scope.get("user")
@@ -78,68 +107,59 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
             return
         self.user_id = user.pk
         self.credential = credential_of(self.scope)
+        self.sign_in = sign_in_of(self.scope)
         self.audience = [*groups_for(user), user_group(user.pk)]
+        self.outbox = asyncio.Queue()
+        self.hub = hub()
         try:
-            await asyncio.wait_for(self.join_groups(), JOIN_TIMEOUT_SECONDS)
+            await asyncio.wait_for(self.hub.join(self, self.audience), JOIN_TIMEOUT_SECONDS)
             hello = {"type": "hello", "seq": await latest_seq(), "user": await describe(user)}
         except Exception:
             logger.warning("dashboard socket refused: groups not joined", exc_info=True)
             await self.close()  # before accept(): the handshake fails and the client retries
-            return
+            return  # disconnect() follows, and leaves the hub
         await self.accept()
         await self.send_json(hello)
-        self.heartbeat = asyncio.create_task(self.beat())
+        self.writer = asyncio.create_task(self.write())
+        keep_beating()
 
-    async def join_groups(self):
-        for group in self.audience:
-            async with group_operation_slots():
-                await self.channel_layer.group_add(group, self.channel_name)
+    def forward(self, text):
+        """JSON for the client: an event from the hub, or a heartbeat."""
+        self.post({"type": "websocket.send", "text": text})
 
-    async def beat(self):
+    def revoke(self, credential):
+        """A credential of this user ended (`ws_auth.close_sockets`): close if it is ours."""
+        if credential in (None, self.credential):
+            self.post(CLOSE_UNAUTHORIZED)
+
+    def post(self, message):
+        if message["type"] == "websocket.send" and self.outbox.qsize() >= OUTBOX_LIMIT:
+            logger.warning("dashboard socket of user %s not reading: event dropped", self.user_id)
+            return
+        self.outbox.put_nowait(message)
+
+    async def write(self):
         while True:
-            await asyncio.sleep(HEARTBEAT_SECONDS)
+            message = await self.outbox.get()
             try:
-                if not await still_signed_in(self.scope, self.user_id):
-                    await self.close(code=UNAUTHORIZED)
-                    return
-                await self.join_groups()
-                await self.send_json({"type": "heartbeat", "seq": await latest_seq()})
+                await self.base_send(message)
             except OSError:
                 return  # the client is gone (the server says so); disconnect() follows
-            except Exception:
-                # A Redis or database hiccup must not stop the beat for good: without it the
-                # socket would leave its groups at their expiry and go deaf without a sign.
-                logger.warning("dashboard heartbeat failed; trying again", exc_info=True)
+            if message["type"] == "websocket.close":
+                return
+
+    def heartbeat(self, text, user_id):
+        """From the process's heartbeat: `user_id` is who the socket's credentials sign in now."""
+        if user_id == self.user_id:
+            self.forward(text)
+        else:
+            self.post(CLOSE_UNAUTHORIZED)
 
     async def disconnect(self, code):
-        if getattr(self, "heartbeat", None):
-            self.heartbeat.cancel()
-        for group in getattr(self, "audience", []):
-            try:
-                async with group_operation_slots():
-                    await self.channel_layer.group_discard(group, self.channel_name)
-            except Exception:
-                # Redis is away: the membership lapses at the group expiry instead.
-                logger.warning("dashboard socket could not leave %s", group, exc_info=True)
+        if getattr(self, "writer", None):
+            self.writer.cancel()
+        if hasattr(self, "hub"):
+            await self.hub.leave(self, self.audience)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         """Clients only listen: whatever they send, JSON or not, is ignored unread."""
-
-    async def dispatch(self, message):
-        # Channels runs `aclose_old_connections()` — a hop to the one shared database thread —
-        # before every handler. For an event that is one hop per socket, queued through one
-        # thread: with 500 dashboards, over half the server's time per event (bench/RESULTS.md).
-        # Forwarding an event touches no database, and every query this consumer makes goes
-        # through `database_sync_to_async`, which closes stale connections around itself.
-        if message["type"] == "dashboard.event":
-            await self.dashboard_event(message)
-        else:
-            await super().dispatch(message)
-
-    async def dashboard_event(self, message):
-        await self.send_json(message["event"])
-
-    async def dashboard_revoke(self, message):
-        """A credential of this user ended (`ws_auth.close_sockets`): close if it is ours."""
-        if message["credential"] in (None, self.credential):
-            await self.close(code=UNAUTHORIZED)

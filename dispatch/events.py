@@ -193,9 +193,11 @@ sender = Sender()
 
 
 async def send_to_groups(groups, message):
+    """One copy per group, naming its group: a web process hears all its groups on one channel
+    and hands each copy only to its sockets in that group (`dispatch.hub`)."""
     layer = await sender.channel_layer()
     for group in groups:
-        await layer.group_send(group, message)
+        await layer.group_send(group, {**message, "group": group})
 
 
 def publish(event, agency_ids):

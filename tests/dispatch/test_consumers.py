@@ -24,6 +24,7 @@ from rest_framework.authtoken.models import Token
 from agencies.models import Agency, User
 from calls import intake
 from dispatch import consumers, events, incidents
+from dispatch.hub import hub
 from dispatch.models import IncidentEvent
 from tests.conftest import api_as, make_user
 
@@ -631,8 +632,8 @@ async def test_a_failed_heartbeat_does_not_stop_the_next(sockets, monkeypatch, c
 
 async def test_dashboards_closing_together_all_leave_their_group(sockets, layer, operator):
     """More sockets than the Redis pool has connections (100) close at the same moment, as when
-    a proxy restarts: every one leaves the command-centre group, none is left behind for the
-    group's day-long expiry."""
+    a proxy restarts: every one leaves the process's hub, and the process leaves the
+    command-centre group, nothing left behind for the group's day-long expiry."""
     header = await database_sync_to_async(token_header)(operator)
     group_key = layer._group_key(events.COMMAND_CENTRE_GROUP)
     communicators = []
@@ -640,11 +641,13 @@ async def test_dashboards_closing_together_all_leave_their_group(sockets, layer,
         communicator = await sockets(ORIGIN, header)
         assert (await communicator.receive_json_from(timeout=ARRIVES_WITHIN))["type"] == "hello"
         communicators.append(communicator)
-    assert await layer.connection(0).zcard(group_key) == 150
+    assert len(hub().registered()) == 150
+    assert await layer.connection(0).zcard(group_key) == 1  # the process, not each socket
 
     results = await asyncio.gather(
         *(communicator.disconnect() for communicator in communicators), return_exceptions=True
     )
 
     assert [r for r in results if r is not None] == []
+    assert hub().registered() == set() and hub().groups == {}
     assert await layer.connection(0).zcard(group_key) == 0
