@@ -43,6 +43,8 @@ def test_the_handset_position_appears_live_in_the_panel_and_on_the_card(console,
     operator = console("operator1", User.Role.OPERATOR)
     place_call(live, "CAe2eaml1", CALLER)
     incident = Call.objects.get(sid="CAe2eaml1").incident
+    # The caller reaches the console over the socket: "a" picks up once they are shown.
+    expect(operator.locator("#waiting-list .caller.q-waiting")).to_have_count(1)
     operator.keyboard.press("a")
     expect(operator.locator("#detail-reference")).to_have_text(incident.reference)
     position = operator.locator("#detail-position")
