@@ -56,9 +56,12 @@ INSTALLED_APPS = [
     "reports",
 ]
 
+# Every entry runs on the event loop under ASGI (config/middleware.py says why, and changes
+# Django's own in place): a request crosses to a thread for its view only.
+# tests/test_middleware_modes.py fails if an entry would hand off to a thread.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.middleware.StaticFiles",
     "config.middleware.RefuseOversizedBodies",
     "config.middleware.ContentSecurityPolicy",
     "config.middleware.ApiNeverCached",
