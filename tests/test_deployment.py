@@ -3,6 +3,7 @@ Procfile process is a docker-compose service running the same command line with 
 defaults, the stack passes every documented variable, and a production configuration passes
 Django's deployment checks without a warning."""
 
+import json
 import os
 import re
 import secrets
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from django.core.management import call_command
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -229,3 +231,18 @@ def test_a_bad_setting_stops_the_start_saying_what_to_set(overrides, message):
 def test_good_settings_start(overrides):
     result = start(production_env(**overrides))
     assert result.returncode == 0, result.stderr
+
+
+def test_collectstatic_builds_the_production_manifest(settings, tmp_path):
+    """`collectstatic` as the image runs it: the manifest storage follows every reference a CSS
+    or JS file makes (url(), sourceMappingURL) and refuses one to a missing file, so a vendored
+    script that names its source map needs the map beside it."""
+    settings.STATIC_ROOT = tmp_path
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
+    call_command("collectstatic", interactive=False, verbosity=0)
+    manifest = json.loads((tmp_path / "staticfiles.json").read_text())["paths"]
+    assert "vendor/chartjs/chart.umd.min.js" in manifest
+    assert "vendor/leaflet/leaflet.js" in manifest
