@@ -246,3 +246,19 @@ def test_collectstatic_builds_the_production_manifest(settings, tmp_path):
     manifest = json.loads((tmp_path / "staticfiles.json").read_text())["paths"]
     assert "vendor/chartjs/chart.umd.min.js" in manifest
     assert "vendor/leaflet/leaflet.js" in manifest
+
+
+def test_the_web_process_collects_garbage_without_long_pauses():
+    """What the Procfile's web line loads (dispatch.asgi) tunes the collector (config/asgi.py:
+    why, and the fan-out's figures with and without)."""
+    script = "import gc, dispatch.asgi; print(gc.get_threshold(), gc.get_freeze_count() > 0)"
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**production_env(), "DJANGO_SETTINGS_MODULE": "config.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[-2] == "(100000, 20, 100) True", result.stdout
