@@ -208,31 +208,35 @@ def djangos_middleware_on_the_loop():
         CsrfViewMiddleware,
     ):
         middleware.__acall__ = OnTheLoop.__acall__
-    SessionMiddleware.__acall__ = session_on_the_loop
-    MessageMiddleware.__acall__ = messages_on_the_loop
+    SessionMiddleware.__acall__ = on_the_loop_unless_saving(session_saves)
+    MessageMiddleware.__acall__ = on_the_loop_unless_saving(messages_save)
     CsrfViewMiddleware.__init__ = csrf_check_on_the_loop(CsrfViewMiddleware.__init__)
 
 
-async def session_on_the_loop(self, request):
+def on_the_loop_unless_saving(saves):
+    """An `__acall__` whose steps run on the loop, but for a response step that saves to the
+    database (`saves(request)`), which goes to a thread."""
+
+    async def __acall__(self, request):
+        self.process_request(request)
+        response = await self.get_response(request)
+        if saves(request):
+            return await sync_to_async(self.process_response)(request, response)
+        return self.process_response(request, response)
+
+    return __acall__
+
+
+def session_saves(request):
     """The session is loaded lazily (in the view's thread, when a view reads it); only saving
-    it is database work, so only then the response step goes to a thread."""
-    self.process_request(request)
-    response = await self.get_response(request)
-    session = request.session
-    if session.modified or settings.SESSION_SAVE_EVERY_REQUEST:
-        return await sync_to_async(self.process_response)(request, response)
-    return self.process_response(request, response)
+    it is database work."""
+    return request.session.modified or settings.SESSION_SAVE_EVERY_REQUEST
 
 
-async def messages_on_the_loop(self, request):
+def messages_save(request):
     """The message storage reads and writes the session (database) only when a message was
-    read or added during the request; only then the response step goes to a thread."""
-    self.process_request(request)
-    response = await self.get_response(request)
-    storage = request._messages
-    if storage.used or storage.added_new:
-        return await sync_to_async(self.process_response)(request, response)
-    return self.process_response(request, response)
+    read or added during the request."""
+    return request._messages.used or request._messages.added_new
 
 
 def csrf_check_on_the_loop(djangos_init):
