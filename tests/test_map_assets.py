@@ -16,6 +16,7 @@ LEAFLET_VERSION = "1.9.4"
 CHECKSUMS = {
     "leaflet.js": "db49d009c841f5ca34a888c96511ae936fd9f5533e90d8b2c4d57596f4e5641a",
     "leaflet.css": "a7837102824184820dfa198d1ebcd109ff6d0ff9a2672a074b9a1b4d147d04c6",
+    "leaflet.js.map": "600a10dc5cd110de0699510d322afcbe01c7ca90b4c5f48adc20314c70aac753",
 }
 
 
@@ -33,6 +34,7 @@ def test_vendored_leaflet_has_its_licence_and_version_note():
         "images",
         "leaflet.css",
         "leaflet.js",
+        "leaflet.js.map",
     ]
 
 
