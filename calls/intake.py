@@ -33,7 +33,7 @@ from dispatch.incidents import (
     set_handset_location,
 )
 from dispatch.models import Incident
-from dispatch.rows import insert_columns, mark_saved
+from dispatch.raw_inserts import insert_columns, mark_saved
 from dispatch.serialized import serialized
 
 logger = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from django.utils import timezone
 from agencies.models import EscalationAction
 from dispatch import events, notifications
 from dispatch.incidents import assign, record_assignment_event, settle_incident_status
-from dispatch.models import Assignment, Incident, IncidentEvent
+from dispatch.models import Assignment, Incident
 from dispatch.payloads import AssignmentSerializer, NotificationSerializer
 
 logger = logging.getLogger(__name__)
@@ -186,8 +186,8 @@ def fire_due_steps(assignment, now, fired_at, describe):
 
 
 def escalation_event(fired, fired_at, sent):
-    return IncidentEvent(
-        type="escalation.triggered",
+    return events.draft(
+        "escalation.triggered",
         incident=fired.assignment.incident,
         agency=fired.assignment.agency,
         data={

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from dispatch import events, references, routing
 from dispatch.models import Assignment, Incident, IncidentEvent, ReferenceCounter
 from dispatch.payloads import AssignmentSerializer, IncidentSummarySerializer
-from dispatch.rows import insert_columns, mark_saved
+from dispatch.raw_inserts import insert_columns, mark_saved
 from dispatch.serialized import serialized
 
 Status = Incident.Status

@@ -45,16 +45,11 @@ def events_for(user, queryset=None):
     )
 
 
-def agencies_seeing_event(event):
-    """The agency ids whose staff `events_for` shows this event to (the command centre sees
-    every event). Mirrors the filter above, for one event."""
-    return agencies_seeing_events([event])[0]
-
-
 def agencies_seeing_events(events):
-    """`agencies_seeing_event` of each event, with one query at most. An event drafted with
-    `incident_is_new` (its incident was opened in the event's own transaction, with no
-    assignment) needs none."""
+    """For each event, the agency ids whose staff `events_for` shows it to (the command centre
+    sees every event): the filter above, for events in hand, with one query at most. An event
+    drafted with `incident_is_new` (its incident was opened in the event's own transaction,
+    with no assignment) needs none."""
     holders = collections.defaultdict(set)
     incident_ids = {
         event.incident_id

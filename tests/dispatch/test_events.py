@@ -271,7 +271,7 @@ def test_websocket_audience_agrees_with_the_api(db, cilegon, settings):
             e.id for e in every
         }
         for event in every:
-            websocket = set(visibility.agencies_seeing_event(event))
+            websocket = set(visibility.agencies_seeing_events([event])[0])
             seen_by = {agency_id for agency_id, ids in api.items() if event.id in ids}
             assert websocket == seen_by, (event.type, event.data)
 
