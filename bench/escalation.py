@@ -393,11 +393,11 @@ def floor(publish):
     send_seconds = 0.0
     if publish:
         sample = IncidentEvent.objects.filter(type="escalation.triggered").first()
-        message = {"type": "dashboard.event", "event": events.envelope(sample)}
+        message = {"type": "dashboard.events", "events": [events.envelope(sample)]}
         groups = [events.COMMAND_CENTRE_GROUP, events.agency_group(sample.agency_id)]
         start = time.perf_counter()
         for _ in ids:
-            events.sender.send(groups, message)
+            events.sender.send(dict.fromkeys(groups, message))
         send_seconds = time.perf_counter() - start
     return {
         "rows": len(ids),

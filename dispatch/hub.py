@@ -9,11 +9,12 @@ the process decodes it once and JSON-encodes the event once, instead of once per
 channel per socket, 500 dashboards spent half the server's time per event in channels-redis's
 receive buffers and in Channels' consumer loop (bench/RESULTS.md, "WebSocket fan-out").
 
-Every copy of a message names its group (`events.send_to_groups`), and the hub hands it only
-to the sockets registered in that group: a socket hears exactly what it heard with a channel of
-its own. The process's channel is in a group while at least one of its sockets is: joined before
-the socket is accepted, left when the last one leaves. It re-joins its groups well before the
-layer's group expiry, and after a failed receive (a restarted Redis has forgotten them).
+Every message names its group (`events.send_to_groups`): a publisher's batch sends each group
+one message with that group's events in seq order, and the hub hands them only to the sockets
+registered in that group: a socket hears exactly what it heard with a channel of its own. The
+process's channel is in a group while at least one of its sockets is: joined before the socket
+is accepted, left when the last one leaves. It re-joins its groups well before the layer's group
+expiry, and after a failed receive (a restarted Redis has forgotten them).
 """
 
 import asyncio
@@ -158,10 +159,11 @@ class Hub:
         membership = self.groups.get(message.get("group"))
         if membership is None:
             return  # its last socket here left while the message was on its way
-        if message["type"] == "dashboard.event":
-            text = json.dumps(message["event"])  # once per event, not once per socket
-            for socket in membership.sockets:
-                socket.forward(text)
+        if message["type"] == "dashboard.events":
+            for event in message["events"]:
+                text = json.dumps(event)  # once per event, not once per socket
+                for socket in membership.sockets:
+                    socket.forward(text)
         elif message["type"] == "dashboard.revoke":
             for socket in list(membership.sockets):
                 socket.revoke(message["credential"])

@@ -46,7 +46,7 @@ def close_sockets(user_id, credential=None):
     message lost with Redis still closes the socket within a beat."""
     message = {"type": "dashboard.revoke", "credential": credential}
     try:
-        events.sender.send([user_group(user_id)], message)
+        events.sender.send({user_group(user_id): message})
     except Exception:
         logger.warning("could not close the sockets of user %s now", user_id, exc_info=True)
 

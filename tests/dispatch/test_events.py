@@ -81,11 +81,12 @@ class Listener:
     def events(self, count):
         """The next `count` envelopes; fails if fewer arrive, or if one more follows."""
         envelopes = []
-        for _ in range(count):
+        while len(envelopes) < count:
             message = self.next()
             assert message is not None, f"got {len(envelopes)} of {count} events: {envelopes}"
-            assert message["type"] == "dashboard.event"
-            envelopes.append(message["event"])
+            assert message["type"] == "dashboard.events"
+            envelopes.extend(message["events"])
+        assert len(envelopes) == count, f"got {len(envelopes)} events, not {count}: {envelopes}"
         assert self.next(SILENCE) is None, "an event arrived twice or one too many came"
         return envelopes
 
@@ -138,6 +139,28 @@ def test_an_event_leaves_only_after_commit_and_once(transactional_db, listen):
     assert envelope["seq"] == event.seq
     assert envelope["event"] == "incident.updated"
     assert envelope["data"] == {"note": "inside"}
+
+
+def test_a_burst_of_commits_shares_each_groups_messages(transactional_db, listen, monkeypatch):
+    """Under load the publisher lingers for the next commits: they reach each group in a
+    message or two, not one each, still in seq order."""
+    monkeypatch.setattr(events.Publisher, "LINGER_SECONDS", 0.5)
+    centre = listen(events.COMMAND_CENTRE_GROUP)
+
+    for n in range(10):
+        with transaction.atomic():
+            events.record("incident.updated", data={"n": n})
+
+    messages, envelopes = [], []
+    while len(envelopes) < 10:
+        message = centre.next()
+        assert message is not None, f"got {len(envelopes)} of 10 events"
+        messages.append(message)
+        envelopes.extend(message["events"])
+    assert centre.next(SILENCE) is None
+    assert [envelope["data"]["n"] for envelope in envelopes] == list(range(10))
+    assert [envelope["seq"] for envelope in envelopes] == sorted(e["seq"] for e in envelopes)
+    assert len(messages) <= 3, [len(message["events"]) for message in messages]
 
 
 def test_a_rolled_back_event_is_never_published(transactional_db, listen):
@@ -247,7 +270,7 @@ def test_a_dead_redis_loses_no_event(transactional_db, settings, caplog):
     assert IncidentEvent.objects.filter(pk=event.pk, type="incident.updated").exists()
     assert events.publisher.flush()
     event.refresh_from_db()
-    assert f"publish of event {event.seq} failed" in caplog.text
+    assert f"publish of the events with seqs {event.seq} to {event.seq} failed" in caplog.text
     channel_layers.backends.clear()
 
 
