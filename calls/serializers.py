@@ -3,6 +3,7 @@ from rest_framework import serializers
 
 from calls.history import caller_history
 from calls.models import TEXT_MAX_LENGTH, Call, Message
+from dispatch.serialized import serialized
 
 
 class CallerHistorySerializer(serializers.Serializer):
@@ -50,7 +51,7 @@ class CallSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(CallerHistorySerializer)
     def get_caller_history(self, call):
-        return CallerHistorySerializer(caller_history(call)).data
+        return serialized(CallerHistorySerializer, caller_history(call))
 
 
 class ResolveMissedSerializer(serializers.Serializer):

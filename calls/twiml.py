@@ -1,8 +1,10 @@
 """What a 112 caller (and an operator's phone) hears. Bahasa Indonesia; nothing here touches the
 database: the views hand in what they know."""
 
+import functools
+
 from django.conf import settings
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
@@ -28,6 +30,17 @@ def enqueue(response):
 
 
 def queue_for_operator():
+    """Every new voice call's answer: built once, not per call (twilio's XML builder was 5 % of
+    a new call's CPU, bench/RESULTS.md)."""
+    return greeting_and_queue(
+        settings.CITY_NAME, settings.OPERATOR_QUEUE_NAME, get_script_prefix(), get_urlconf()
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def greeting_and_queue(*depends_on):
+    """`depends_on`: what the answer is made of (settings, and where the URLs are reversed),
+    so a changed configuration builds it anew."""
     response = VoiceResponse()
     response.say(greeting(), language=LANGUAGE)
     return enqueue(response)

@@ -103,6 +103,15 @@ def test_signed_voice_call_is_queued_with_an_indonesian_greeting(client, setting
     assert_queued(post_signed(client, VOICE, voice_params()), settings)
 
 
+def test_the_greeting_follows_the_configuration(client, settings):
+    """The answer is built once, not per call: a changed setting still changes it."""
+    settings.CITY_NAME = "Kota Serang"
+    settings.OPERATOR_QUEUE_NAME = "serang-112"
+    root = twiml(post_signed(client, VOICE, voice_params()))
+    assert "Kota Serang" in root.find("Say").text
+    assert root.find("Enqueue").text == "serang-112"
+
+
 def test_signed_voice_call_records_the_call_its_incident_and_their_timeline(client):
     post_signed(client, VOICE, voice_params())
 
