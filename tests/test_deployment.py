@@ -261,4 +261,4 @@ def test_the_web_process_collects_garbage_without_long_pauses():
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split("\n")[-2] == "(100000, 20, 100) True", result.stdout
+    assert result.stdout.split("\n")[-2] == "(10000, 50, 100) True", result.stdout
