@@ -7,14 +7,13 @@ from django.core.handlers.asgi import ASGIHandler
 
 
 class RequestThreads:
-    """Idle request threads, for the next request to take: Django gives every request a
-    thread of its own (its sync middleware, view and signal receivers run there, one call at a
-    time), and starting one, then joining it from yet another thread, per request cost a new
-    call more CPU than its view's SQL; so did the database wrapper each new thread builds, and
-    the garbage both leave for the collector (bench/RESULTS.md). Only the event loop's thread
-    takes and gives back, so no lock. A thread still running the view of a request whose client
-    went away keeps the next request that takes it waiting, in order, as Django's own single
-    thread would."""
+    """Idle request threads, for the next request to take. Django gives every request a
+    thread of its own for its sync work (signal receivers, the view), which asgiref joins on
+    exit from yet another new thread: two thread starts per request, and, Django's database
+    connections being per thread, a new database wrapper per request, all of it garbage for the
+    collector (bench/RESULTS.md). Only the event loop's thread takes and gives back, so no
+    lock. A thread still running the view of a request whose client went away keeps the next
+    request that takes it waiting, in order, as Django's own single thread would."""
 
     def __init__(self, keep_idle):
         self.keep_idle = keep_idle
