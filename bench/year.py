@@ -248,9 +248,14 @@ def measurements(supervisor, agency_staff):
             f"{assignments}?status=pending,acknowledged,en_route,on_scene&page_size=200",
         ),
         (
-            "escalations (command centre)",
+            "escalations: pending (command centre)",
             supervisor,
-            f"{assignments}?escalated=1&status=pending,cancelled&page_size=200",
+            f"{assignments}?escalated=1&status=pending&page_size=200",
+        ),
+        (
+            "escalations: taken back (command centre)",
+            supervisor,
+            f"{assignments}?escalated=1&status=cancelled&incident_status=new&page_size=200",
         ),
         (
             "agency: finished, newest 50",

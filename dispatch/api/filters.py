@@ -224,6 +224,11 @@ class AssignmentFilter(django_filters.FilterSet):
     agency = django_filters.CharFilter(field_name="agency__code", help_text="Agency code")
     incident = IdFilter(field_name="incident__pk", help_text="Incident id")
     escalated = FlagFilter(method="escalated_only", help_text="Only escalated (1 or true)")
+    incident_status = ChoicesFilter(
+        Incident.Status.values,
+        field_name="incident__status",
+        help_text="The incident's status, one or more (comma-separated)",
+    )
 
     class Meta:
         model = Assignment

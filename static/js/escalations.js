@@ -33,12 +33,15 @@ export class EscalationBoard {
     return current;
   }
 
+  // The escalated assignments still pending, and the cancelled ones whose incident is still
+  // new (the only ones that can be taken back and waiting): not every cancelled one in history.
   async load() {
-    const [assignments, notifications] = await Promise.all([
-      fetchAll("/api/v1/assignments/?escalated=1&status=pending,cancelled&page_size=200"),
+    const [pending, cancelled, notifications] = await Promise.all([
+      fetchAll("/api/v1/assignments/?escalated=1&status=pending&page_size=200"),
+      fetchAll("/api/v1/assignments/?escalated=1&status=cancelled&incident_status=new&page_size=200"),
       api("/api/v1/notifications/?page_size=200"),
     ]);
-    for (const assignment of assignments.filter((a) => a.status === "pending" || takenBack(a))) {
+    for (const assignment of [...pending, ...cancelled.filter(takenBack)]) {
       const entry = this.entry(assignment);
       assignment.escalation_steps.slice(0, assignment.escalation_level).forEach((step, index) => {
         entry.steps.set(index, { index, action: step.action, fired_at: null });

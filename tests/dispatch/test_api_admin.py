@@ -482,7 +482,7 @@ def test_openapi_schema_documents_the_list_filters(cilegon):
     assert set(incidents["status"]["schema"]["items"]["enum"]) == set(Incident.Status.values)
     assignments = list_parameters(schema, "assignments/")
     assert assignments["incident"]["schema"]["type"] == "integer"
-    assert {"status", "agency", "escalated"} <= assignments.keys()
+    assert {"status", "agency", "escalated", "incident_status"} <= assignments.keys()
 
 
 ENVELOPE_FIELDS = {"type", "seq", "event", "at", "actor", "incident", "data"}

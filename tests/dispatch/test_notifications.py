@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 import telephony
 from agencies.models import Agency, Area, EscalationPolicy
 from dispatch import escalation, incidents, notifications, tasks
-from dispatch.models import Assignment, IncidentEvent, Notification
+from dispatch.models import Assignment, Incident, IncidentEvent, Notification
 from tests.conftest import api_as
 from tests.dispatch.helpers import API, KELURAHAN, new_incident, results
 from tests.twilio_fake import ACCOUNT_SID, FROM_NUMBER, PUBLIC
@@ -544,3 +544,22 @@ def test_assignments_api_filters_the_escalated(
         psc.id
     ]
     assert Assignment.objects.get(id=quiet.id).escalation_level == 0
+
+
+def test_assignments_api_filters_by_the_incidents_status(
+    operator, django_capture_on_commit_callbacks, enqueued
+):
+    """What the escalations panel asks for besides the pending: the cancelled assignments
+    whose incident is still new (taken back, waiting for a new dispatch), not every cancelled
+    one in history."""
+    dpkp, psc, _quiet = escalated_pair(django_capture_on_commit_callbacks)
+    Incident.objects.filter(pk=dpkp.incident_id).update(status=Incident.Status.NEW)
+    Assignment.objects.filter(pk__in=[dpkp.pk, psc.pk]).update(status=Assignment.Status.CANCELLED)
+    taken_back = f"{API}/assignments/?escalated=1&status=cancelled&incident_status=new"
+
+    assert [a["id"] for a in results(api_as(operator).get(taken_back))] == [dpkp.id]
+    both = f"{API}/assignments/?escalated=1&incident_status=new,dispatched"
+    assert sorted(a["id"] for a in results(api_as(operator).get(both))) == sorted([dpkp.id, psc.id])
+    response = api_as(operator).get(f"{API}/assignments/?incident_status=opened")
+    assert response.status_code == 400
+    assert "incident_status" in response.json()

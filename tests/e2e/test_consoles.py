@@ -105,6 +105,39 @@ def test_call_is_dispatched_and_acknowledged_live(console, live):
     assert operator.errors == [] and dpkp.errors == []
 
 
+def test_the_escalations_panel_opens_with_what_was_taken_back_and_still_waits(console, live):
+    """Opened after the fact, the panel lists an assignment a reroute took back while its
+    incident still waits for a new dispatch, and not one whose incident has since ended."""
+    policy = EscalationPolicy.objects.create(
+        name="e2e reroute", steps=[{"after_seconds": 1, "action": "reroute"}]
+    )
+    Agency.objects.filter(code="DPKP").update(escalation_policy=policy, backup_agency=None)
+    taken_back = {}
+    for description in ("Gudang terbakar", "Kebakaran lahan"):
+        incident = off_the_browser_thread(
+            incidents.create_incident, actor=None, description=description
+        )
+        [assignment] = off_the_browser_thread(
+            incidents.dispatch, incident.pk, actor=None, agencies=[Agency.objects.get(code="DPKP")]
+        )
+        taken_back[description] = assignment
+    with time_machine.travel(assignment.created_at + timedelta(seconds=2)):
+        assert off_the_browser_thread(escalation.run_due) == 2
+    ended = taken_back["Kebakaran lahan"]
+    Incident.objects.filter(pk=ended.incident_id).update(status=Incident.Status.CLOSED)
+
+    supervisor = console("supervisor", User.Role.SUPERVISOR)
+
+    waiting = taken_back["Gudang terbakar"]
+    expect(
+        supervisor.locator(f'#escalation-list [data-assignment-id="{waiting.id}"]')
+    ).to_be_visible()
+    expect(supervisor.locator(f'#escalation-list [data-assignment-id="{ended.id}"]')).to_have_count(
+        0
+    )
+    assert supervisor.errors == []
+
+
 def test_hostile_input_is_shown_as_text_and_never_runs(console, live):
     operator = console("operator1", User.Role.OPERATOR)
     dpkp = console("dpkp", User.Role.AGENCY_STAFF, "DPKP")
