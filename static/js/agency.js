@@ -101,7 +101,7 @@ function renderCounts() {
   for (const a of state.assignments.values()) counts.set(a.status, (counts.get(a.status) || 0) + 1);
   byId("status-counts").replaceChildren(
     ...ACTIVE.map((status) =>
-      el("span", { className: `count-chip s-${status}`, dataset: { status } }, `${label("assignment", status)} `, el("strong", {}, String(counts.get(status) || 0))),
+      el("span", { className: `count-chip s-${status}`, dataset: { status, count: counts.get(status) || 0 } }, `${label("assignment", status)} `, el("strong", {}, String(counts.get(status) || 0))),
     ),
   );
 }

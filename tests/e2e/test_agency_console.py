@@ -54,6 +54,10 @@ def test_waiting_work_fills_the_screen_and_one_key_takes_it(console, live):
     expect(strip).to_be_hidden()
     expect(dpkp.locator("body")).to_have_attribute("data-alerting", "false")
     expect(dpkp.locator('#status-counts [data-status="acknowledged"] strong')).to_have_text("1")
+    # Nothing waits any more: the waiting count loses its alarm colour.
+    pending = dpkp.locator('#status-counts [data-status="pending"]')
+    expect(pending).to_have_attribute("data-count", "0")
+    expect(pending).to_have_css("background-color", "rgb(238, 238, 238)")
 
     dpkp.click('[data-progress="completed"]')
     expect(dpkp.locator(f'#queue [data-reference="{incident.reference}"]')).to_have_count(0)
