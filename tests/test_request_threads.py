@@ -66,43 +66,34 @@ def test_one_request_after_another_runs_on_the_same_thread(request_threads):
     assert len(app.threads.idle) == 1
 
 
-def test_concurrent_requests_each_get_a_thread(request_threads):
-    """Two requests whose threads must meet: on one shared thread they never would."""
-    app = DjangoHTTP(RequestThreads(keep_idle=4))
+def two_requests_that_must_meet(app):
+    """Two requests at once, each holding its thread until the other's arrives: on one
+    shared thread they never would (the barrier times out)."""
     both_in = threading.Barrier(2, timeout=10)
 
     def wait_for_the_other(**kwargs):
         both_in.wait()
 
+    async def together():
+        return await asyncio.gather(get(app), get(app))
+
     request_started.connect(wait_for_the_other)
     try:
-
-        async def together():
-            return await asyncio.gather(get(app), get(app))
-
-        assert asyncio.run(together()) == [200, 200]
+        return asyncio.run(together())
     finally:
         request_started.disconnect(wait_for_the_other)
+
+
+def test_concurrent_requests_each_get_a_thread(request_threads):
+    app = DjangoHTTP(RequestThreads(keep_idle=4))
+    assert two_requests_that_must_meet(app) == [200, 200]
     assert request_threads[0] is not request_threads[1]
     assert len(app.threads.idle) == 2
 
 
 def test_idle_threads_beyond_the_bound_are_ended(request_threads):
     app = DjangoHTTP(RequestThreads(keep_idle=1))
-    both_in = threading.Barrier(2, timeout=10)
-
-    def wait_for_the_other(**kwargs):
-        both_in.wait()
-
-    request_started.connect(wait_for_the_other)
-    try:
-
-        async def together():
-            return await asyncio.gather(get(app), get(app))
-
-        assert asyncio.run(together()) == [200, 200]
-    finally:
-        request_started.disconnect(wait_for_the_other)
+    assert two_requests_that_must_meet(app) == [200, 200]
     assert len(app.threads.idle) == 1
     kept = app.threads.idle[0]
     ended = [thread for thread in request_threads if thread not in kept._threads]
