@@ -617,7 +617,7 @@ async function select(incidentId) {
     const events = await fetchAll(`/api/v1/incidents/${incidentId}/events/?page_size=500`);
     if (state.selectedId === incidentId) events.forEach((event) => timeline.add(event));
   } catch (error) {
-    byId("form-errors").textContent = explainForm(error);
+    formError(explainForm(error));
   }
   render();
   refreshPreview();
@@ -650,7 +650,7 @@ async function refreshPreview() {
     });
   } catch (error) {
     state.preview = null;
-    byId("form-errors").textContent = explainForm(error);
+    formError(explainForm(error));
   }
   rerender();
 }
@@ -681,7 +681,7 @@ async function save() {
     rerender();
     return true;
   } catch (error) {
-    byId("form-errors").textContent = explainForm(error);
+    formError(explainForm(error));
     return false;
   }
 }
@@ -698,8 +698,16 @@ function overrideAgencies() {
   return same ? null : chosen;
 }
 
+// What stops the incident's save or dispatch, scrolled into sight: the panel scrolls, and the
+// message would otherwise sit out of view behind the sticky buttons.
+function formError(message) {
+  const box = byId("form-errors");
+  box.textContent = message;
+  box.scrollIntoView({ block: "center" });
+}
+
 function block(message, focus) {
-  byId("form-errors").textContent = message;
+  formError(message);
   if (focus === "classification") byId("classification").querySelector("input")?.focus();
   else if (focus === "category") categoryBox.input.focus();
   else if (focus === "override") {
@@ -758,7 +766,7 @@ async function saveAndDispatch() {
     rerender();
     return true;
   } catch (error) {
-    byId("form-errors").textContent = explainForm(error);
+    formError(explainForm(error));
     return false;
   }
 }
@@ -772,7 +780,7 @@ function classify(value) {
 async function sendClassification(value) {
   const call = latestCallOf(state.selectedId);
   if (!call) {
-    byId("form-errors").textContent = gettext("This incident has no call to classify.");
+    formError(gettext("This incident has no call to classify."));
     return false;
   }
   byId("form-errors").textContent = "";
@@ -782,7 +790,7 @@ async function sendClassification(value) {
     upsert(state.calls, await api(`/api/v1/calls/${call.id}/`, { method: "PATCH", body: { classification: value } }));
     return true;
   } catch (error) {
-    byId("form-errors").textContent = explainForm(error);
+    formError(explainForm(error));
     return false;
   } finally {
     if (state.pendingClassification === pending) state.pendingClassification = null;
@@ -810,7 +818,7 @@ async function closeSelected() {
     storeIncident(state, await api(`/api/v1/incidents/${state.selectedId}/`, { method: "PATCH", body }));
     rerender();
   } catch (error) {
-    byId("form-errors").textContent = explainForm(error);
+    formError(explainForm(error));
   }
 }
 
@@ -818,7 +826,10 @@ async function closeSelected() {
 // it (H); then the caller waiting longest, else the most urgent new incident, else stay.
 function nextWork(doneId) {
   render();
-  if (focusEndCall()) return;
+  if (remindOfHeldCall(gettext("Still on the call: H ends it, then Enter picks up the next caller."))) {
+    focusPanel();
+    return;
+  }
   const pick = byId("waiting-list").querySelector("[data-pick-up]");
   if (pick) {
     pick.focus();
@@ -873,11 +884,13 @@ function myHeldCall() {
   return heldCalls().find((call) => call.picked_up_by === state.me && ["connecting", "connected"].includes(call.queue_state));
 }
 
-// One caller at a time (the server refuses a second): the operator's own call, ready to end.
-function focusEndCall() {
+// One caller at a time (the server refuses a second): while the operator holds a call, say how
+// to end it, and leave the focus off the end button, where a reflex Enter would hang up on a
+// 112 caller. Ending it takes its own key, H.
+function remindOfHeldCall(message) {
   const held = myHeldCall();
   if (!held) return false;
-  byId("waiting-list").querySelector(`[data-end-call="${held.id}"]`)?.focus();
+  say("waiting-message", message);
   return true;
 }
 
@@ -886,10 +899,7 @@ function answerOrPickUp() {
     phone.answer();
     return;
   }
-  if (focusEndCall()) {
-    say("waiting-message", gettext("You are on a call: end it (H) or release it before you pick up the next caller."));
-    return;
-  }
+  if (remindOfHeldCall(gettext("You are on a call: end it (H) or release it before you pick up the next caller."))) return;
   const oldest = waitingCallers()[0];
   if (oldest) pickUp(oldest.id);
 }

@@ -214,9 +214,14 @@ def test_a_new_call_is_dispatched_in_at_most_ten_keys(console, live):
     call.refresh_from_db()
     assert call.classification == "normal"
 
-    # Next: end this call (one caller at a time), then the caller still waiting, one Enter away.
-    expect(waiting_item(operator, call).locator("[data-end-call]")).to_be_focused()
+    # Still on the call (one caller at a time): the console says how to end it, and a reflex
+    # Enter does not hang up on the caller; H does, then the caller still waiting is one Enter
+    # away.
+    expect(operator.locator("#detail-title")).to_be_focused()
+    expect(operator.locator("#waiting-message")).to_contain_text("H")
     operator.keyboard.press("Enter")
+    expect(waiting_item(operator, call).locator("[data-end-call]")).to_be_visible()
+    operator.keyboard.press("h")
     expect(waiting_item(operator, second).locator("[data-pick-up]")).to_be_focused()
     operator.keyboard.press("Enter")
     expect(operator.locator("#detail-reference")).to_have_text(second.incident.reference)
@@ -258,6 +263,10 @@ def test_a_fire_typed_in_the_category_list_goes_out_as_p1(console, live):
     )
     incident = Incident.objects.get(pk=call.incident_id)
     assert incident.category.code == "FIRE" and incident.priority == 1
+    # Ctrl+Enter again: nothing more to dispatch, and the console says so where it is seen.
+    operator.keyboard.press("Control+Enter")
+    expect(operator.locator("#form-errors")).not_to_be_empty()
+    expect(operator.locator("#form-errors")).to_be_in_viewport(ratio=1)
     assert operator.errors == []
 
 
@@ -289,6 +298,7 @@ def test_dispatch_asks_for_a_classification_and_a_rule_the_same_way_as_the_previ
     expect(preview).to_contain_text("Klasifikasikan")
     operator.keyboard.press("Control+Enter")
     expect(operator.locator("#form-errors")).to_have_text(preview.text_content())
+    expect(operator.locator("#form-errors")).to_be_in_viewport()  # not below the panel's fold
 
     operator.locator("#detail-title").focus()
     operator.keyboard.press("n")
