@@ -51,6 +51,10 @@ function asHtmlText(text) {
   return node.innerHTML;
 }
 
+function overlap(a, b) {
+  return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+}
+
 function accuracyCircle(latlng, metres, className) {
   return L.circle(latlng, { radius: metres, className, interactive: false });
 }
@@ -84,6 +88,7 @@ class MapView {
     this.pendingView = null;
     if (onPlace) this.map.on("click", (event) => onPlace(event.latlng));
     this.map.on("zoomend", () => this.nameKelurahanWhenNear());
+    this.map.on("moveend", () => this.declutter());
     // A view hidden when it was drawn (the other tab, an empty panel) has no size: Leaflet is
     // told when it gets one, and the view waiting for it is applied then.
     new ResizeObserver(() => {
@@ -107,6 +112,24 @@ class MapView {
 
   nameKelurahanWhenNear() {
     this.container.classList.toggle("far", this.map.getZoom() < KELURAHAN_NAMES_FROM_ZOOM);
+    this.declutter();
+  }
+
+  // Names that would cover one another are left out, the most important kept: the selected
+  // incident's, then the kecamatan, then the kelurahan. Their points stay. Redone after every
+  // zoom, move and redraw.
+  declutter() {
+    if (!this.visible()) return;
+    const kept = [];
+    for (const kind of ["incident-name", "area-name.kecamatan", "area-name.kelurahan"]) {
+      for (const label of this.container.querySelectorAll(`.leaflet-tooltip.${kind}`)) {
+        label.classList.remove("crowded");
+        const box = label.getBoundingClientRect();
+        if (!box.width) continue; // not shown at this zoom
+        if (kind !== "incident-name" && kept.some((other) => overlap(box, other))) label.classList.add("crowded");
+        else kept.push(box);
+      }
+    }
   }
 
   drawAreas(areas) {
@@ -135,6 +158,7 @@ class MapView {
     this.signature = signature;
     this.incidentLayer.clearLayers();
     draw(this.incidentLayer);
+    this.declutter();
   }
 
   setPlacing(on) {
@@ -218,7 +242,6 @@ export class ConsoleMaps {
     this.overview = new MapView(byId("overview-map"));
     this.panel = new IncidentMap(byId("panel-map"), { onPlace: (latlng) => this.place(latlng) });
     this.status = byId("panel-map-status");
-    this.showLegend(byId("map-legend"));
     this.bindSideView();
   }
 
@@ -274,13 +297,6 @@ export class ConsoleMaps {
       this.status.textContent = this.placeError;
       this.status.classList.add("error");
     }
-  }
-
-  // The page's legend, moved onto the overview's corner (the north-east of the city is sea).
-  showLegend(legend) {
-    const Legend = L.Control.extend({ onAdd: () => legend });
-    new Legend({ position: "topright" }).addTo(this.overview.map);
-    legend.hidden = false;
   }
 
   // The overview takes the place of the recent calls, or gives it back; the choice is kept.

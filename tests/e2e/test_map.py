@@ -89,7 +89,37 @@ def test_the_map_shows_an_incident_at_its_aml_position(console, live):
     expect(operator.locator("#detail-reference")).to_have_text(incident.reference)
     expect(overview).to_be_visible()
     operator.screenshot(path=SCREENSHOTS / "map.png")
+    # No name covers another: the crowded ones are left out, and zooming in brings them back.
+    names = shown_names(operator)
+    assert not overlapping(names), names
+    crowded = operator.locator("#overview-map .area-name.kecamatan.crowded")
+    left_out = crowded.count()
+    assert left_out > 0  # Cilegon's eight kecamatan do not fit side by side at this size
+    operator.locator("#overview-map .leaflet-control-zoom-in").click()
+    operator.locator("#overview-map .leaflet-control-zoom-in").click()
+    expect(crowded).not_to_have_count(left_out)
+    assert not overlapping(shown_names(operator))
     assert operator.errors == []
+
+
+def shown_names(page):
+    """The boxes of the overview's names that are shown."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('#overview-map .leaflet-tooltip')]
+            .filter((label) => getComputedStyle(label).visibility !== 'hidden')
+            .map((label) => label.getBoundingClientRect())
+            .filter((box) => box.width > 0)
+            .map((box) => [box.left, box.top, box.right, box.bottom])"""
+    )
+
+
+def overlapping(boxes):
+    return [
+        (a, b)
+        for i, a in enumerate(boxes)
+        for b in boxes[i + 1 :]
+        if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+    ]
 
 
 def test_a_click_on_the_map_places_the_incident_as_the_operators(console, live):
