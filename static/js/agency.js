@@ -169,7 +169,9 @@ function renderPanel() {
   byId("a-caller").textContent = [incident.caller_name, incident.caller_phone].filter(Boolean).join(" · ") || "—";
   byId("a-created").textContent = wib(assignment.created_at);
   incidentMap.show(incident.id ? incident : null);
-  byId("acknowledge").disabled = assignment.status !== "pending";
+  // Only while it waits: a greyed "Acknowledge A" beside another task's banner reads as if A
+  // were refused.
+  byId("acknowledge").hidden = assignment.status !== "pending";
   const reports = allowedReports(assignment);
   document.querySelectorAll("[data-progress]").forEach((button) => {
     button.disabled = !reports.includes(button.dataset.progress);

@@ -54,6 +54,7 @@ def test_waiting_work_fills_the_screen_and_one_key_takes_it(console, live):
     expect(strip).to_be_hidden()
     expect(dpkp.locator("body")).to_have_attribute("data-alerting", "false")
     expect(dpkp.locator('#status-counts [data-status="acknowledged"] strong')).to_have_text("1")
+    expect(dpkp.locator("#acknowledge")).to_be_hidden()  # done: no greyed "Terima A" left
     # Nothing waits any more: the waiting count loses its alarm colour.
     pending = dpkp.locator('#status-counts [data-status="pending"]')
     expect(pending).to_have_attribute("data-count", "0")
