@@ -3,11 +3,7 @@ soon as its user is deactivated, signs out, changes password, or its token is re
 expires — at once through the user's group, and at the next heartbeat in any case. Also: a
 socket is accepted only once it is in its groups (a Redis that does not answer means a refused
 handshake, not a silent socket); the Origin must be exactly the site's; and whatever a client
-sends is ignored, JSON or not.
-
-The sockets' fixtures are test_consumers.py's, imported: pytest hands them to the tests by
-name, which ruff reads as redefinitions (F811)."""
-# ruff: noqa: F811
+sends is ignored, JSON or not."""
 
 import uuid
 from datetime import timedelta
@@ -24,24 +20,20 @@ from rest_framework.authtoken.models import Token
 
 from agencies.models import User
 from dispatch import consumers
-from tests.dispatch.test_consumers import (  # noqa: F401 (fixtures)
+from tests.dispatch.sockets import (
     ARRIVES_WITHIN,
     ORIGIN,
     PATH,
     SILENCE,
-    application,
     connect_as,
     incoming_call,
-    layer,
-    no_heartbeat,
     receive,
     session_cookie,
-    sockets,
     token_header,
 )
 from tests.own_redis import OwnRedis
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("no_heartbeat")]
 
 
 async def assert_closed_unauthorized(communicator):

@@ -9,120 +9,35 @@ events missed while disconnected come back from the replay, and the heartbeat.""
 
 import asyncio
 import json
-import uuid
 from decimal import Decimal
 
 import channels.consumer
 import pytest
 from channels.db import database_sync_to_async
-from channels.layers import channel_layers, get_channel_layer
-from channels.testing import WebsocketCommunicator
-from django.conf import settings as django_settings
-from django.test import Client
 from rest_framework.authtoken.models import Token
 
 from agencies.models import Agency, User
-from calls import intake
 from dispatch import consumers, events, incidents
 from dispatch.hub import hub
 from dispatch.models import IncidentEvent
 from tests.conftest import api_as, make_user
+from tests.dispatch.sockets import (
+    ARRIVES_WITHIN,
+    ORIGIN,
+    SILENCE,
+    connect_as,
+    incoming_call,
+    receive,
+    session_cookie,
+    token_header,
+)
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-# How long to wait for a message that should come, and for one that should not. A message
-# published after commit is already in Redis when the test looks, so SILENCE only bounds a miss.
-ARRIVES_WITHIN = 5
-SILENCE = 0.5
-
-ORIGIN = (b"origin", b"http://testserver")
-PATH = "/ws/dashboard/"
-
-
-@pytest.fixture
-async def layer(settings):
-    """The production layer (its Redis connection options too), under a prefix of this test's
-    own so nothing else on the same Redis (a parallel suite, a running `make run`) can reach our
-    groups. A fresh layer per test, too: channels-redis binds its receive buffers to the event
-    loop that first used them, and each test has its own loop."""
-    production = settings.CHANNEL_LAYERS["default"]
-    config = dict(production["CONFIG"], prefix=f"test-ws-{uuid.uuid4().hex[:12]}")
-    settings.CHANNEL_LAYERS = {"default": dict(production, CONFIG=config)}
-    channel_layers.backends.clear()
-    layer = get_channel_layer()
-    yield layer
-    await layer.flush()
-    channel_layers.backends.clear()
-
-
-@pytest.fixture
-def application(layer):
-    # Imported here, not at the top: the origin check copies ALLOWED_HOSTS when config.asgi is
-    # first imported, and only after collection has pytest-django added "testserver" to it.
-    from config.asgi import application
-
-    return application
-
-
-@pytest.fixture(autouse=True)
-def no_heartbeat(monkeypatch):
-    """No heartbeat among the events unless a test asks for one."""
-    monkeypatch.setattr(consumers, "HEARTBEAT_SECONDS", 3600)
-
-
-@pytest.fixture
-async def sockets(application):
-    """`await sockets(*headers)` → a connected (or refused) communicator; all disconnected
-    after the test."""
-    opened = []
-
-    async def open_socket(*headers):
-        communicator = WebsocketCommunicator(application, PATH, headers=list(headers))
-        communicator.connected, communicator.close_code = await communicator.connect(
-            timeout=ARRIVES_WITHIN
-        )
-        opened.append(communicator)
-        return communicator
-
-    yield open_socket
-    for communicator in opened:
-        if not communicator.future.done():
-            await communicator.disconnect()
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("no_heartbeat")]
 
 
 @pytest.fixture
 def bpbd_staff(cilegon):
     return make_user("bpbd_staff", User.Role.AGENCY_STAFF, "BPBD")
-
-
-def token_header(user):
-    token, _ = Token.objects.get_or_create(user=user)
-    return (b"authorization", f"Token {token.key}".encode())
-
-
-def session_cookie(user):
-    client = Client()
-    client.force_login(user)
-    name = django_settings.SESSION_COOKIE_NAME
-    return (b"cookie", f"{name}={client.cookies[name].value}".encode())
-
-
-async def connect_as(sockets, user, *, auth=token_header):
-    """A socket logged in as `user` (by token unless `auth` says otherwise), past its hello.
-    Returns the communicator and the hello."""
-    credential = await database_sync_to_async(auth)(user)
-    communicator = await sockets(ORIGIN, credential)
-    assert communicator.connected
-    hello = await communicator.receive_json_from(timeout=ARRIVES_WITHIN)
-    assert hello["type"] == "hello", hello
-    return communicator, hello
-
-
-async def receive(communicator, count):
-    """The next `count` messages; fails if fewer arrive, or if one more follows."""
-    messages = [await communicator.receive_json_from(timeout=ARRIVES_WITHIN) for _ in range(count)]
-    assert await communicator.receive_nothing(timeout=SILENCE), "one message too many"
-    return messages
 
 
 async def assert_unauthorized(communicator):
@@ -162,18 +77,6 @@ def summary(envelope):
     """(timeline type, agency of the assignment or None) — what an assertion needs to read."""
     assignment = envelope["data"].get("assignment")
     return envelope["event"], assignment["agency"] if assignment else None
-
-
-def incoming_call(sid=None):
-    """Twilio's voice webhook, as `calls.views` hands it to intake: opens a call and an incident
-    (`incident.created`, then `call.created`), both published when it returns (the publisher
-    sends from its own thread: a socket opened next must not hear them)."""
-    call, created = intake.receive_call(
-        {"CallSid": sid or f"CA{uuid.uuid4().hex}", "From": "081234567890", "To": "112"}
-    )
-    assert created
-    assert events.publisher.flush()
-    return call
 
 
 def dispatch_and_acknowledge(incident_id, operator, dpkp_staff, psc_staff):

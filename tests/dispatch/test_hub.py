@@ -3,11 +3,7 @@ joined to its sockets' groups, handing each group's message to that group's sock
 and the process's one heartbeat. What is pinned: one Redis message per process and group, not
 per socket; a group's message reaches only that group's sockets; a socket that fails or closes
 mid-fan-out does not hold up the others; sockets leaving leave nothing registered; a restarted
-Redis is re-joined without help; a beat checks each credential once for all sockets.
-
-The sockets' fixtures are test_consumers.py's, imported: pytest hands them to the tests by
-name, which ruff reads as redefinitions (F811)."""
-# ruff: noqa: F811
+Redis is re-joined without help; a beat checks each credential once for all sockets."""
 
 import asyncio
 import uuid
@@ -20,24 +16,20 @@ from channels.testing import WebsocketCommunicator
 from dispatch import consumers, events
 from dispatch import hub as hub_module
 from dispatch.hub import hub
-from tests.dispatch.test_consumers import (  # noqa: F401 (fixtures)
+from tests.dispatch.sockets import (
     ARRIVES_WITHIN,
     ORIGIN,
     PATH,
     SILENCE,
-    application,
     connect_as,
     incoming_call,
-    layer,
-    no_heartbeat,
     receive,
     session_cookie,
-    sockets,
     token_header,
 )
 from tests.own_redis import OwnRedis
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("no_heartbeat")]
 
 
 def an_event(seq):
