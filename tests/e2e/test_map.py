@@ -4,6 +4,7 @@ click on the map places the selected incident (the operator's position from then
 server here (MAP_TILE_URL is empty in every test): the map must be useful without one."""
 
 import re
+import time
 
 from playwright.sync_api import expect
 
@@ -90,27 +91,22 @@ def test_the_map_shows_an_incident_at_its_aml_position(console, live):
     expect(overview).to_be_visible()
     operator.screenshot(path=SCREENSHOTS / "map.png")
     # No name covers another: the crowded ones are left out, and zooming in brings them back.
-    names = shown_names(operator)
-    assert not overlapping(names), names
+    assert_no_name_covers_another(operator)
     crowded = operator.locator("#overview-map .area-name.kecamatan.crowded")
     left_out = crowded.count()
     assert left_out > 0  # Cilegon's eight kecamatan do not fit side by side at this size
     operator.locator("#overview-map .leaflet-control-zoom-in").click()
     operator.locator("#overview-map .leaflet-control-zoom-in").click()
     expect(crowded).not_to_have_count(left_out)
-    assert not overlapping(shown_names(operator))
+    assert_no_name_covers_another(operator)
     assert operator.errors == []
 
 
-def shown_names(page):
-    """The boxes of the overview's names that are shown."""
-    return page.evaluate(
-        """() => [...document.querySelectorAll('#overview-map .leaflet-tooltip')]
-            .filter((label) => getComputedStyle(label).visibility !== 'hidden')
-            .map((label) => label.getBoundingClientRect())
-            .filter((box) => box.width > 0)
-            .map((box) => [box.left, box.top, box.right, box.bottom])"""
-    )
+SHOWN_NAMES = """() => [...document.querySelectorAll('#overview-map .leaflet-tooltip')]
+    .filter((label) => getComputedStyle(label).visibility !== 'hidden')
+    .map((label) => label.getBoundingClientRect())
+    .filter((box) => box.width > 0)
+    .map((box) => [box.left, box.top, box.right, box.bottom])"""
 
 
 def overlapping(boxes):
@@ -120,6 +116,15 @@ def overlapping(boxes):
         for b in boxes[i + 1 :]
         if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
     ]
+
+
+def assert_no_name_covers_another(page, seconds=5):
+    """Once the map has settled (a selection redraws it on the next frame): no two of the
+    overview's shown names overlap."""
+    deadline = time.monotonic() + seconds
+    while overlapping(boxes := page.evaluate(SHOWN_NAMES)) and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert not overlapping(boxes), boxes
 
 
 def test_a_click_on_the_map_places_the_incident_as_the_operators(console, live):
