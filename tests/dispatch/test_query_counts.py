@@ -129,6 +129,19 @@ def test_a_new_call_is_recorded_in_two_statements(cilegon):
 
 
 @requires_postgres
+def test_the_intakes_statements_are_prepared_once_per_connection(cilegon):
+    """After psycopg's threshold of runs on one connection, PostgreSQL keeps both statements
+    planned: later calls send only their parameters (settings: server_side_binding)."""
+    for number in range(6):
+        receive_call({"CallSid": f"CAprepared{number}", "From": f"08123456789{number}"})
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [statement.lstrip() for (statement,) in cursor.fetchall()]
+    assert any(statement.startswith("WITH new_call AS") for statement in prepared), prepared
+    assert any(statement.startswith("WITH counter AS") for statement in prepared), prepared
+
+
+@requires_postgres
 def test_a_retried_webhook_adds_nothing_in_two_statements(cilegon):
     receive_call({"CallSid": "CAretry", "From": "081234567890"})
     with CaptureQueriesContext(connection) as captured:
