@@ -12,6 +12,7 @@ Standard library only: this runs before anything is configured.
 
 import ctypes
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -169,6 +170,21 @@ def procfile_processes():
     return processes
 
 
+# `${NAME:-default}` and `$NAME`, the Procfile's only shell expansions.
+SHELL_VARIABLE = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}|\$(\w+)")
+
+
+def as_the_shell_runs_it(command, env):
+    """The Procfile line with its variables filled in, for the log: `--port ${PORT:-8000}`
+    printed as it stands would not say which port the stack really took."""
+
+    def value(match):
+        name = match.group(1) or match.group(3)
+        return env.get(name) or match.group(2) or ""
+
+    return SHELL_VARIABLE.sub(value, command)
+
+
 def stop(processes):
     """Stop in reverse start order: the Procfile processes first, the Redis they use last."""
     processes = list(reversed(processes))
@@ -240,7 +256,7 @@ def run():
         manage(env, "migrate", "--no-input")
         manage(env, "seed_cilegon", "--demo-users")
         for name, command in procfile_processes().items():
-            print(f"starting {name}: {command}", flush=True)
+            print(f"starting {name}: {as_the_shell_runs_it(command, env)}", flush=True)
             children.append(
                 subprocess.Popen(  # noqa: S603
                     ["/bin/sh", "-c", f"exec {command}"],

@@ -30,3 +30,13 @@ def test_simulate_call_finds_the_server_on_any_port(tmp_path, monkeypatch):
     monkeypatch.setattr(module, "SERVER_URL_FILE", tmp_path / "server-url")
     module.remember_server_url("8400")
     assert (tmp_path / "server-url").read_text().strip() == "http://127.0.0.1:8400"
+
+
+def test_each_process_is_logged_as_the_shell_runs_it():
+    """The Procfile's `${PORT:-8000}` is shown with the port the stack really took."""
+    module = devstack()
+    web = module.procfile_processes()["web"]
+    shown = module.as_the_shell_runs_it(web, {"HOST": "127.0.0.1", "PORT": "8400"})
+    assert "--host 127.0.0.1 --port 8400" in shown
+    assert "--forwarded-allow-ips=127.0.0.1" in shown  # unset: the Procfile's default
+    assert "$" not in shown
