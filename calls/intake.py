@@ -170,7 +170,9 @@ def open_incident_of_new_call(call):
     incident = Incident(id=call.incident_id, caller_phone=call.from_number)
     call.incident = incident
     call_created = events.draft("call.created", incident=incident, data=call_data(call))
-    open_numbered_incident(incident, calls=[call], then=[call_created])
+    open_numbered_incident(
+        incident, calls=[call], then=[call_created], last=not call.has_pending_location
+    )
     if call.has_pending_location:
         apply_pending_locations(incident, call.from_number)
     logger.info("112 %s call received", call.channel, extra=log_context(call))

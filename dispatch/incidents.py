@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from dispatch import events, references, routing
 from dispatch.models import Assignment, Incident, IncidentEvent, ReferenceCounter
 from dispatch.payloads import AssignmentSerializer, IncidentSummarySerializer
-from dispatch.raw_inserts import insert_columns, mark_saved
+from dispatch.raw_inserts import fetch_one_and_commit, insert_columns, mark_saved
 from dispatch.serialized import serialized
 
 Status = Incident.Status
@@ -65,11 +65,13 @@ def new_incident_event(incident, *, calls):
     return event
 
 
-def open_numbered_incident(incident, *, calls, then=()):
+def open_numbered_incident(incident, *, calls, then=(), last=False):
     """Insert a new incident — its id already drawn from its sequence — with the day's next
     reference, its `incident.created` naming `calls`, and the event drafts `then`, in one
     statement (PostgreSQL). Make it the transaction's last: the day's counter row stays
-    locked from here to the commit, and concurrent intakes queue on it."""
+    locked from here to the commit, and concurrent intakes queue on it. `last=True` says it
+    is: an outermost transaction is then committed with the statement
+    (`raw_inserts.fetch_one_and_commit`)."""
     day = timezone.localdate()
     columns, values = insert_columns(incident, skip=("id", "reference"))
     drafts = [new_incident_event(incident, calls=calls), *then]
@@ -90,9 +92,13 @@ def open_numbered_incident(incident, *, calls, then=()):
         event_columns=", ".join(event_columns),
         event_rows=", ".join(f"({', '.join(row)})" for row in event_rows),
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [day, incident.id, references.prefix_of(day), *values, *event_values])
-        incident.reference, event_ids = cursor.fetchone()
+    params = [day, incident.id, references.prefix_of(day), *values, *event_values]
+    if last:
+        incident.reference, event_ids = fetch_one_and_commit(sql, params)
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            incident.reference, event_ids = cursor.fetchone()
     drafts[0].data["incident"]["reference"] = incident.reference
     for draft, event_id in zip(drafts, event_ids, strict=True):
         draft.id = event_id

@@ -25,6 +25,40 @@ def written_fields(model, skip):
     return fields, tuple(quote(f.column) for f in fields)
 
 
+def fetch_one_and_commit(sql, params):
+    """Run the transaction's last statement and return its one row. When the transaction is
+    the outermost `atomic` block's, its COMMIT goes with the statement in one round trip
+    (psycopg's pipeline), and the `atomic` block's own commit then finds nothing to do: a row
+    lock the statement takes — the day's reference counter — is held for the database's own
+    work only, not while the request's thread waits for the GIL to send the COMMIT (under
+    load most intakes queued on that lock; bench/RESULTS.md). Inside an enclosing transaction
+    (a caller's, a test's) nothing is committed early. A COMMIT that fails — a deferred
+    constraint — raises here, inside the block, which then rolls back and drops its on-commit
+    callbacks, as after a failed commit of its own."""
+    with connection.cursor() as cursor:
+        if not ends_outermost_transaction():
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+        database = connection.connection
+        # Django's errors, as from its own commit.
+        with connection.wrap_database_errors, database.pipeline():
+            cursor.execute(sql, params)
+            database.commit()
+        return cursor.fetchone()
+
+
+def ends_outermost_transaction():
+    """Whether the current `atomic` block is the outermost and commits on exit (Django keeps
+    no savepoint for it), on PostgreSQL."""
+    return (
+        connection.vendor == "postgresql"
+        and connection.in_atomic_block
+        and connection.commit_on_exit
+        and not connection.savepoint_ids
+        and not connection.needs_rollback
+    )
+
+
 def mark_saved(*instances):
     """Instances inserted by hand are, to the ORM, saved rows of the default database."""
     for instance in instances:
