@@ -34,16 +34,19 @@ def fetch_one_and_commit(sql, params):
     load most intakes queued on that lock; bench/RESULTS.md). Inside an enclosing transaction
     (a caller's, a test's) nothing is committed early. A COMMIT that fails — a deferred
     constraint — raises here, inside the block, which then rolls back and drops its on-commit
-    callbacks, as after a failed commit of its own."""
+    callbacks, as after a failed commit of its own. Keep what follows it in the block trivial:
+    an exception there finds the rows committed and drops the callbacks (the dashboards then
+    get the events from the replay, and the caller the fallback answer)."""
     with connection.cursor() as cursor:
         if not ends_outermost_transaction():
             cursor.execute(sql, params)
             return cursor.fetchone()
         database = connection.connection
-        # Django's errors, as from its own commit.
+        # Django's errors, as from its own commit. Both queued, both answered at the
+        # pipeline's one sync (`database.commit()` would sync once more on its own).
         with connection.wrap_database_errors, database.pipeline():
             cursor.execute(sql, params)
-            database.commit()
+            database.execute("COMMIT")
         return cursor.fetchone()
 
 
