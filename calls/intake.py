@@ -33,7 +33,7 @@ from dispatch.incidents import (
     set_handset_location,
 )
 from dispatch.models import Incident
-from dispatch.raw_inserts import insert_columns, mark_saved
+from dispatch.raw_inserts import fetch_one, insert_columns, mark_saved
 from dispatch.serialized import serialized
 
 logger = logging.getLogger(__name__)
@@ -118,20 +118,18 @@ def insert_new_call(call):
         incident_table=Incident._meta.db_table,
         location_table=HandsetLocation._meta.db_table,
     )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql,
-            [
-                *values,
-                call.from_number,
-                now - PENDING_LOCATION_WINDOW,
-                Call.Classification.PRANK,
-                call.from_number,
-                Call.Direction.INBOUND,
-                now - timedelta(days=HISTORY_DAYS),
-            ],
-        )
-        row = cursor.fetchone()
+    row = fetch_one(
+        sql,
+        [
+            *values,
+            call.from_number,
+            now - PENDING_LOCATION_WINDOW,
+            Call.Classification.PRANK,
+            call.from_number,
+            Call.Direction.INBOUND,
+            now - timedelta(days=HISTORY_DAYS),
+        ],
+    )
     if row is None:
         return False
     call.id, call.incident_id = row[:2]

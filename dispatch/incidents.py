@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from dispatch import events, references, routing
 from dispatch.models import Assignment, Incident, IncidentEvent, ReferenceCounter
 from dispatch.payloads import AssignmentSerializer, IncidentSummarySerializer
-from dispatch.raw_inserts import fetch_one_and_commit, insert_columns, mark_saved
+from dispatch.raw_inserts import fetch_one, insert_columns, mark_saved
 from dispatch.serialized import serialized
 
 Status = Incident.Status
@@ -71,7 +71,7 @@ def open_numbered_incident(incident, *, calls, then=(), last=False):
     statement (PostgreSQL). Make it the transaction's last: the day's counter row stays
     locked from here to the commit, and concurrent intakes queue on it. `last=True` says it
     is: an outermost transaction is then committed with the statement
-    (`raw_inserts.fetch_one_and_commit`)."""
+    (`raw_inserts.fetch_one`)."""
     day = timezone.localdate()
     columns, values = insert_columns(incident, skip=("id", "reference"))
     drafts = [new_incident_event(incident, calls=calls), *then]
@@ -93,12 +93,7 @@ def open_numbered_incident(incident, *, calls, then=(), last=False):
         event_rows=", ".join(f"({', '.join(row)})" for row in event_rows),
     )
     params = [day, incident.id, references.prefix_of(day), *values, *event_values]
-    if last:
-        incident.reference, event_ids = fetch_one_and_commit(sql, params)
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            incident.reference, event_ids = cursor.fetchone()
+    incident.reference, event_ids = fetch_one(sql, params, last=last)
     drafts[0].data["incident"]["reference"] = incident.reference
     for draft, event_id in zip(drafts, event_ids, strict=True):
         draft.id = event_id

@@ -1,4 +1,4 @@
-"""A transaction's last statement sent with its COMMIT (`raw_inserts.fetch_one_and_commit`):
+"""A transaction's last statement sent with its COMMIT (`raw_inserts.fetch_one(last=True)`):
 committed in that round trip when its `atomic` block is the outermost, never early inside
 another transaction, and a COMMIT that fails leaves nothing and runs no on-commit callback.
 Real transactions (transactional_db): what another connection sees is the proof."""
@@ -14,7 +14,7 @@ from psycopg import pq
 
 from calls import intake
 from dispatch.models import Incident, IncidentEvent, ReferenceCounter
-from dispatch.raw_inserts import fetch_one_and_commit
+from dispatch.raw_inserts import fetch_one
 from tests.calls.test_aml import place_call, send_aml
 from tests.conftest import requires_postgres
 
@@ -46,7 +46,7 @@ def test_an_outermost_transaction_is_committed_with_its_last_statement():
     ran = []
     with transaction.atomic():
         transaction.on_commit(lambda: ran.append("after commit"))
-        assert fetch_one_and_commit(COUNT_THE_DAY, [DAY]) == (41,)
+        assert fetch_one(COUNT_THE_DAY, [DAY], last=True) == (41,)
         assert last_seen_by_another_connection() == 41  # before the block has ended
         assert ran == []
     assert ran == ["after commit"]
@@ -55,7 +55,7 @@ def test_an_outermost_transaction_is_committed_with_its_last_statement():
 def test_inside_an_enclosing_transaction_nothing_is_committed_early():
     with transaction.atomic():
         with transaction.atomic():
-            fetch_one_and_commit(COUNT_THE_DAY, [DAY])
+            fetch_one(COUNT_THE_DAY, [DAY], last=True)
         assert last_seen_by_another_connection() is None
         transaction.set_rollback(True)
     assert last_seen_by_another_connection() is None
@@ -77,7 +77,7 @@ def test_a_failing_commit_raises_in_the_block_and_keeps_nothing():
     ran = []
     with pytest.raises(IntegrityError), transaction.atomic():
         transaction.on_commit(lambda: ran.append("after commit"))
-        fetch_one_and_commit(COUNT_THE_DAY_AND_FAIL_AT_COMMIT, [DAY])
+        fetch_one(COUNT_THE_DAY_AND_FAIL_AT_COMMIT, [DAY], last=True)
     assert ran == []
     assert last_seen_by_another_connection() is None
     assert not IncidentEvent.objects.filter(incident_id=999999999).exists()  # usable again
