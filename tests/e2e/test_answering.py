@@ -14,6 +14,11 @@ from tests.e2e.conftest import SCREENSHOTS
 from tests.e2e.test_consoles import place_call, twilio_post
 
 WIDE = {"width": 1920, "height": 1080}
+# Whether the element's middle is its own on screen: in the viewport and under nothing else.
+UNCOVERED = """element => {
+  const box = element.getBoundingClientRect();
+  return element.contains(document.elementFromPoint(box.x + box.width / 2, box.y + box.height / 2));
+}"""
 
 
 class KeyCounter:
@@ -197,6 +202,10 @@ def test_a_new_call_is_dispatched_in_at_most_ten_keys(console, live):
     keys.type("cit")
     expect(operator.locator("#f-area + .combo-list .active")).to_contain_text("Citangkil")
     operator.screenshot(path=SCREENSHOTS / "keyboard-location.png")
+    # Who gets it is in sight beside the key that sends it, not under the panel's buttons.
+    preview = operator.locator("#routing-preview")
+    expect(preview).to_contain_text("DPKP")
+    assert preview.evaluate(UNCOVERED), "the routing preview is hidden"
     keys.press("Control+Enter")  # takes the highlighted Citangkil and dispatches
 
     dispatched = operator.locator(f'#col-dispatched [data-reference="{incident.reference}"]')
