@@ -28,10 +28,13 @@ from dispatch import events
 from dispatch.incidents import (
     change_status,
     locked_incident,
+    numbered_incident_statement,
+    numbered_incident_written,
     open_incident,
     open_numbered_incident,
     set_handset_location,
 )
+from dispatch.loop_database import run_in_transaction
 from dispatch.models import Incident
 from dispatch.raw_inserts import fetch_one, insert_columns, mark_saved
 from dispatch.serialized import serialized
@@ -83,7 +86,7 @@ def receive_call(params, channel=Call.Channel.VOICE):
         incident = open_incident(caller_phone=call.from_number, call=call)
         record_call_event("call.created", call)
         apply_pending_locations(incident, call.from_number)
-        logger.info("112 %s call received", channel, extra=log_context(call))
+        log_new_call(call)
     return call, created
 
 
@@ -109,6 +112,11 @@ def insert_new_call(call):
     The new row gets its incident's id already (drawn from the incidents' sequence; the
     foreign key is checked at commit), and the same statement reads the caller's history and
     whether a handset position waits for the number. Returns whether the call was new."""
+    return took_new_call(call, fetch_one(*new_call_statement(call)))
+
+
+def new_call_statement(call):
+    """`insert_new_call`'s statement and its parameters."""
     columns, values = insert_columns(call, skip=("id", "incident"))
     now = timezone.now()
     sql = NEW_CALL_SQL.format(
@@ -118,18 +126,21 @@ def insert_new_call(call):
         incident_table=Incident._meta.db_table,
         location_table=HandsetLocation._meta.db_table,
     )
-    row = fetch_one(
-        sql,
-        [
-            *values,
-            call.from_number,
-            now - PENDING_LOCATION_WINDOW,
-            Call.Classification.PRANK,
-            call.from_number,
-            Call.Direction.INBOUND,
-            now - timedelta(days=HISTORY_DAYS),
-        ],
-    )
+    params = [
+        *values,
+        call.from_number,
+        now - PENDING_LOCATION_WINDOW,
+        Call.Classification.PRANK,
+        call.from_number,
+        Call.Direction.INBOUND,
+        now - timedelta(days=HISTORY_DAYS),
+    ]
+    return sql, params
+
+
+def took_new_call(call, row):
+    """The call as `new_call_statement`'s row says it was written; False if it was not (its
+    sid is known)."""
     if row is None:
         return False
     call.id, call.incident_id = row[:2]
@@ -165,15 +176,56 @@ def open_incident_of_new_call(call):
     naming the call, then `call.created`, both built from what is in hand — in one statement
     (`dispatch.incidents.open_numbered_incident`); then the number's waiting handset position,
     if any."""
-    incident = Incident(id=call.incident_id, caller_phone=call.from_number)
-    call.incident = incident
-    call_created = events.draft("call.created", incident=incident, data=call_data(call))
+    incident, call_created = new_incident_of(call)
     open_numbered_incident(
         incident, calls=[call], then=[call_created], last=not call.has_pending_location
     )
     if call.has_pending_location:
         apply_pending_locations(incident, call.from_number)
+    log_new_call(call)
+
+
+def new_incident_of(call):
+    """The unsaved incident of a call `insert_new_call` recorded, and the call's
+    `call.created` draft."""
+    incident = Incident(id=call.incident_id, caller_phone=call.from_number)
+    call.incident = incident
+    return incident, events.draft("call.created", incident=incident, data=call_data(call))
+
+
+def log_new_call(call):
     logger.info("112 %s call received", call.channel, extra=log_context(call))
+
+
+async def receive_new_voice_call(params):
+    """The voice webhook's common case, on the event loop with no thread (`config.fastlane`):
+    a new call, and no handset position waiting for its number. The same two statements as
+    `receive_call`'s, in one transaction on a connection of the loop's own, the COMMIT sent
+    with the second (`loop_database.run_in_transaction`). Returns the call, or None — nothing
+    written — when the call is not new or a position waits: `receive_call` then does it all."""
+
+    async def record(statements):
+        call = new_call(params, Call.Channel.VOICE)
+        if not took_new_call(call, await statements.fetch_one(*new_call_statement(call))):
+            return None
+        if call.has_pending_location:
+            return None  # rolled back
+        incident, call_created = new_incident_of(call)
+        sql, sql_params, drafts = numbered_incident_statement(
+            incident, calls=[call], then=[call_created]
+        )
+        numbered_incident_written(
+            incident, drafts, await statements.fetch_one(sql, sql_params, last=True)
+        )
+        return call, drafts
+
+    recorded = await run_in_transaction(record)  # idempotent: a second try finds the CallSid
+    if recorded is None:
+        return None
+    call, drafts = recorded
+    events.publish_written(drafts)
+    log_new_call(call)
+    return call
 
 
 # A text from a number whose incident opened this recently, and is still open, is the same

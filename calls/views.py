@@ -47,7 +47,9 @@ def twiml_response(body):
 @twilio_webhook
 def voice(request):
     """Record the call and queue the caller. Whatever fails inside, the caller stays connected:
-    a 112 caller never hears an application error."""
+    a 112 caller never hears an application error. A new call's webhook is answered before it
+    gets here, on the event loop (`config.fastlane`); this view answers the rest: a retry, a
+    call whose handset position came first, a database without PostgreSQL."""
     try:
         if not request.twilio.get("CallSid"):
             raise ValueError("no CallSid")

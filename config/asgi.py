@@ -17,12 +17,13 @@ django_asgi_app = DjangoHTTP(RequestThreads(keep_idle=32))
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
+from config.fastlane import VoiceFastLane  # noqa: E402
 from dispatch.consumers import DashboardConsumer  # noqa: E402
 from dispatch.ws_auth import DashboardAuthStack, SameOriginValidator  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": VoiceFastLane(django_asgi_app),
         "websocket": SameOriginValidator(
             DashboardAuthStack(URLRouter([path("ws/dashboard/", DashboardConsumer.as_asgi())]))
         ),

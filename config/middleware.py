@@ -172,13 +172,14 @@ CSP_EXEMPT_PREFIXES = ("/api/docs/",)
 class ContentSecurityPolicy(OnTheLoop):
     def process_response(self, request, response):
         if not request.path.startswith(CSP_EXEMPT_PREFIXES):
-            # Settings are read per request (override_settings in tests applies); the policy
-            # string itself is built once per process.
-            policy = content_security_policy(
-                softphone_configured(), map_tile_source(settings.MAP_TILE_URL)
-            )
-            response.headers.setdefault("Content-Security-Policy", policy)
+            response.headers.setdefault("Content-Security-Policy", current_policy())
         return response
+
+
+def current_policy():
+    """Settings are read per request (override_settings in tests applies); the policy string
+    itself is built once per process."""
+    return content_security_policy(softphone_configured(), map_tile_source(settings.MAP_TILE_URL))
 
 
 class ConsoleLanguageFirst(OnTheLoop):

@@ -119,9 +119,21 @@ def record_many(drafts):
 def publish_after_commit(written):
     """Events just inserted in the current transaction: their provisional seqs, and their
     publishing once it commits."""
+    with_provisional_seqs(written)
+    transaction.on_commit(lambda: publisher.submit(written))
+
+
+def publish_written(written):
+    """Events inserted by a transaction already committed, outside Django's (the voice
+    webhook's fast lane, `loop_database.run_in_transaction`): their provisional seqs, and their
+    publishing."""
+    publisher.submit(with_provisional_seqs(written))
+
+
+def with_provisional_seqs(written):
     for event in written:
         event.seq = provisional_seq(event)
-    transaction.on_commit(lambda: publisher.submit(written))
+    return written
 
 
 def provisional_seq(event):

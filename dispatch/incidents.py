@@ -72,6 +72,15 @@ def open_numbered_incident(incident, *, calls, then=(), last=False):
     locked from here to the commit, and concurrent intakes queue on it. `last=True` says it
     is: an outermost transaction is then committed with the statement
     (`raw_inserts.fetch_one`)."""
+    sql, params, drafts = numbered_incident_statement(incident, calls=calls, then=then)
+    numbered_incident_written(incident, drafts, fetch_one(sql, params, last=last))
+    events.publish_after_commit(drafts)
+    return incident
+
+
+def numbered_incident_statement(incident, *, calls, then=()):
+    """`open_numbered_incident`'s statement and its parameters, and the event drafts it
+    writes, for a caller that runs it itself (`numbered_incident_written` then takes its row)."""
     day = timezone.localdate()
     columns, values = insert_columns(incident, skip=("id", "reference"))
     drafts = [new_incident_event(incident, calls=calls), *then]
@@ -93,13 +102,17 @@ def open_numbered_incident(incident, *, calls, then=(), last=False):
         event_rows=", ".join(f"({', '.join(row)})" for row in event_rows),
     )
     params = [day, incident.id, references.prefix_of(day), *values, *event_values]
-    incident.reference, event_ids = fetch_one(sql, params, last=last)
+    return sql, params, drafts
+
+
+def numbered_incident_written(incident, drafts, row):
+    """The incident and its drafts as `numbered_incident_statement`'s row says they were
+    written: the reference drawn, the events' ids."""
+    incident.reference, event_ids = row
     drafts[0].data["incident"]["reference"] = incident.reference
     for draft, event_id in zip(drafts, event_ids, strict=True):
         draft.id = event_id
     mark_saved(incident, *drafts)
-    events.publish_after_commit(drafts)
-    return incident
 
 
 # `incident.created`'s payload was built before the reference was drawn: the statement puts it in.

@@ -14,6 +14,7 @@ from django.db import connections
 from playwright.sync_api import sync_playwright
 
 from agencies.models import User
+from dispatch import loop_database
 from tests.conftest import make_user
 
 # Playwright's sync API keeps an event loop in the test thread; the ORM calls the tests make
@@ -79,6 +80,7 @@ def server(django_db_setup, django_db_blocker):
             time.sleep(0.05)
         assert instance.started, "uvicorn did not start"
         yield f"http://127.0.0.1:{port}"
+        loop_database.close_running_pools()
         instance.should_exit = True
         thread.join(timeout=10)
         close_connection_pools()
