@@ -8,8 +8,10 @@ of a call whose CallSid is new and for whose number no handset position waits. T
 recorded by `calls.intake.receive_new_voice_call` — the same statements as Django's view, on a
 connection of the loop's own — and answered with the same TwiML and headers. A database that
 fails gets the same fallback answer as Django's view gives. Refusals (403, 400, 405, 413), a
-retried webhook and the rest stay Django's."""
+retried webhook and the rest stay Django's, and so does a call the lane fails on for any
+other reason than the database (Django's view, idempotent on the CallSid, then records it)."""
 
+import asyncio
 import io
 import logging
 import time
@@ -19,6 +21,7 @@ from django.core.exceptions import DisallowedHost
 from django.core.handlers.asgi import ASGIRequest
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.urls import reverse
+from psycopg import OperationalError
 
 from calls import intake, twilio_params, twiml
 from calls.metrics import WEBHOOK_SECONDS
@@ -28,6 +31,13 @@ from config.middleware import current_policy
 logger = logging.getLogger(__name__)
 
 LATENCY = WEBHOOK_SECONDS.labels(endpoint="voice")
+
+# Twilio waits 15 s for the answer; a database that takes longer than this (a lock held, a
+# connection silently cut, a synchronous standby gone) gets the caller the fallback answer.
+ANSWER_WITHIN_SECONDS = 6
+
+# Connection options Django applies itself after connecting, which the lane's pool does not.
+OPTIONS_LEFT_TO_DJANGO = ("isolation_level", "assume_role")
 
 
 class VoiceFastLane:
@@ -50,14 +60,22 @@ class VoiceFastLane:
     def may_take(self, scope):
         if self.voice_path is None:
             self.voice_path = reverse("calls:voice")
-            self.on_postgresql = connections[DEFAULT_DB_ALIAS].vendor == "postgresql"
+            self.on_postgresql = is_plain_postgresql(connections[DEFAULT_DB_ALIAS])
         return (
             self.on_postgresql
             and scope["type"] == "http"
             and scope["method"] == "POST"
             and scope["path"] == self.voice_path
             and not scope.get("root_path")
+            and not settings.FORCE_SCRIPT_NAME  # Django's answer's URLs would carry it
         )
+
+
+def is_plain_postgresql(database):
+    options = database.settings_dict["OPTIONS"]
+    return database.vendor == "postgresql" and not any(
+        options.get(name) for name in OPTIONS_LEFT_TO_DJANGO
+    )
 
 
 async def answer_new_call(scope, body):
@@ -66,20 +84,37 @@ async def answer_new_call(scope, body):
     started = time.perf_counter()
     try:
         request, params = signed_call(scope, body)
+        headers = response_headers(request)
     except Exception:  # a malformed request: Django answers it as it answers any
         return None
     if params is None:
         return None
     try:
-        call = await intake.receive_new_voice_call(params)
+        call = await within(ANSWER_WITHIN_SECONDS, intake.receive_new_voice_call(params))
         answer = None if call is None else twiml.queue_for_operator()
-    except Exception:
+    except (OperationalError, TimeoutError):  # the database is away, or too slow
         logger.exception("voice intake failed; answering with the fallback TwiML")
         answer = twiml.fallback()
+    except Exception:
+        logger.exception("voice intake failed on the fast lane; Django's view takes the call")
+        return None
     if answer is None:
         return None
     LATENCY.observe(time.perf_counter() - started)
-    return answer, response_headers(request)
+    return answer, headers
+
+
+async def within(seconds, work):
+    """`work`'s result, or TimeoutError after `seconds`. On time out, the work is cancelled in
+    the background: psycopg then cancels its query on the server, which may take seconds more
+    that the caller should not wait."""
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.wait_for(asyncio.shield(task), seconds)
+    except TimeoutError:
+        task.cancel()
+        task.add_done_callback(lambda done: done.cancelled() or done.exception())
+        raise
 
 
 def signed_call(scope, body):
@@ -107,7 +142,7 @@ def response_headers(request):
     """The headers Django's middleware gives the voice webhook's answer (tests/test_fastlane
     compares them)."""
     headers = [
-        ("X-Frame-Options", settings.X_FRAME_OPTIONS),
+        ("X-Frame-Options", settings.X_FRAME_OPTIONS.upper()),
         ("Vary", "Accept-Language"),
         ("Content-Language", settings.LANGUAGE_CODE),
         ("Content-Security-Policy", current_policy()),
@@ -115,12 +150,20 @@ def response_headers(request):
     if settings.SECURE_CONTENT_TYPE_NOSNIFF:
         headers.append(("X-Content-Type-Options", "nosniff"))
     if settings.SECURE_REFERRER_POLICY:
-        headers.append(("Referrer-Policy", settings.SECURE_REFERRER_POLICY))
+        headers.append(("Referrer-Policy", referrer_policy()))
     if settings.SECURE_CROSS_ORIGIN_OPENER_POLICY:
         headers.append(("Cross-Origin-Opener-Policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY))
     if settings.SECURE_HSTS_SECONDS and request.is_secure():
         headers.append(("Strict-Transport-Security", hsts()))
     return headers
+
+
+def referrer_policy():
+    """As Django's SecurityMiddleware writes it: a comma-separated string or a list."""
+    policy = settings.SECURE_REFERRER_POLICY
+    if isinstance(policy, str):
+        policy = [value.strip() for value in policy.split(",")]
+    return ",".join(policy)
 
 
 def hsts():
@@ -142,7 +185,8 @@ async def read_body(receive):
         if message["type"] != "http.request":
             return messages, None
         size += len(message.get("body", b""))
-        if size > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if limit is not None and size > limit:
             return messages, None
         if not message.get("more_body"):
             return messages, b"".join(message.get("body", b"") for message in messages)

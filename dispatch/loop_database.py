@@ -17,30 +17,34 @@ import select
 from django.db import DEFAULT_DB_ALIAS, connections
 from psycopg import AsyncConnection, AsyncCursor
 from psycopg import Error as PsycopgError
+from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool
 
 logger = logging.getLogger(__name__)
 
 
 class Statements:
-    """One transaction's statements, for `run_in_transaction`'s work."""
+    """One transaction's statements, for `run_in_transaction`'s work. The connection is in
+    autocommit mode and the transaction is opened and closed here, so that its BEGIN goes with
+    the first statement and its COMMIT with the last (psycopg's pipeline): two round trips for
+    two statements."""
 
     def __init__(self, database):
         self.database = database
-        self.committed = False
+        self.begun = False
 
     async def fetch_one(self, sql, params, *, last=False):
-        """Run a statement and return its one row. `last=True`: the COMMIT goes with it, in
-        one round trip (as `raw_inserts.fetch_one(last=True)` does on Django's connection);
-        a COMMIT that fails raises here, and nothing is kept."""
+        """Run a statement and return its one row. `last=True`: the COMMIT goes with it (as
+        `raw_inserts.fetch_one(last=True)` does on Django's connection); a COMMIT that fails
+        raises here, and nothing is kept."""
         async with self.database.cursor() as cursor:
-            if not last:
-                await cursor.execute(sql, params)
-                return await cursor.fetchone()
             async with self.database.pipeline():
+                if not self.begun:
+                    await self.database.execute("BEGIN")
+                    self.begun = True
                 await cursor.execute(sql, params)
-                await self.database.execute("COMMIT")
-            self.committed = True
+                if last:
+                    await self.database.execute("COMMIT")
             return await cursor.fetchone()
 
 
@@ -65,13 +69,14 @@ async def run_in_transaction(work):
             logger.warning("a database connection of the event loop was lost; once more")
             await pool.check()
         finally:
-            await finished(pool, database, statements)
+            await finished(pool, database)
 
 
-async def finished(pool, database, statements):
+async def finished(pool, database):
+    """The connection back to its pool, its transaction rolled back if still open."""
     try:
-        if not statements.committed and not database.broken:
-            await database.rollback()
+        if database.info.transaction_status != TransactionStatus.IDLE and not database.broken:
+            await database.execute("ROLLBACK")
     finally:
         await pool.putconn(database)  # a broken connection is discarded and replaced
 
@@ -92,6 +97,9 @@ async def live_connection(pool):
         await pool.putconn(database)  # a broken connection is discarded and replaced
         await pool.check()
         return await pool.getconn()
+    except BaseException:  # cancelled: the connection goes back all the same
+        await pool.putconn(database)
+        raise
     return database
 
 
@@ -132,7 +140,7 @@ async def opened_pool():
     kwargs = wrapper.get_connection_params()
     kwargs.pop("cursor_factory")  # Django's are synchronous; psycopg's binds server-side
     pool = AsyncConnectionPool(
-        kwargs={**kwargs, "autocommit": False, "cursor_factory": AsyncCursor},
+        kwargs={**kwargs, "autocommit": True, "cursor_factory": AsyncCursor},
         open=False,
         configure=in_utc,
         name="event-loop",
@@ -147,7 +155,6 @@ async def in_utc(database: AsyncConnection):
     session in UTC, the time zone its adapters read timestamps in."""
     if database.info.parameter_status("TimeZone") != "UTC":
         await database.execute("SET TIME ZONE 'UTC'")
-        await database.commit()
 
 
 def close_running_pools(seconds=10):

@@ -5,15 +5,18 @@ loop; everything else reaches Django unchanged, and either way the caller hears 
 import asyncio
 import re
 import threading
+import time
 from urllib.parse import urlencode
 
 import pytest
 from django.core.signals import request_started
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
+from psycopg_pool import PoolTimeout
 
 from calls import intake
 from calls.models import Call, HandsetLocation
+from config import fastlane
 from config.fastlane import VoiceFastLane
 from config.request_threads import DjangoHTTP, RequestThreads
 from dispatch import events, loop_database
@@ -307,12 +310,12 @@ def test_dead_pooled_connections_are_replaced_without_a_fallback(loop, django_re
     assert Call.objects.filter(sid="CAafter", incident__isnull=False).exists()
 
 
-def test_a_failing_intake_answers_the_fallback_and_keeps_nothing(
-    loop, settings, monkeypatch, django_requests, caplog
+def test_a_refused_commit_leaves_the_call_to_django(
+    loop, monkeypatch, django_requests, published, caplog
 ):
-    """A COMMIT refused by the database (here a deferred foreign key, as a failover in the
-    middle would be): the caller hears the fallback, nothing of the call is kept."""
-    settings.FALLBACK_PHONE_NUMBER = "+62254000112"
+    """A COMMIT the database refuses (here a deferred foreign key: the lane's statement made
+    wrong on purpose) keeps nothing of the lane's work, and Django's view records the call: a
+    failure of the lane that is not the database's being away costs the caller nothing."""
     real = intake.numbered_incident_statement
 
     def to_no_incident(incident, **kwargs):
@@ -321,8 +324,49 @@ def test_a_failing_intake_answers_the_fallback_and_keeps_nothing(
 
     monkeypatch.setattr(intake, "numbered_incident_statement", to_no_incident)
     answer = request(loop, params=voice_params())
-    assert answer.status == 200
+    assert answer.status == 200 and "<Enqueue" in answer.text
+    assert django_requests == [1]
+    call = Call.objects.get()
+    assert call.incident_id is not None and call.incident_id != -1
+    assert Incident.objects.count() == 1
+    assert "Django's view takes the call" in caplog.text
+
+
+def test_a_database_too_slow_gets_the_caller_the_fallback_in_time(
+    loop, settings, monkeypatch, django_requests, published, caplog
+):
+    """The day's reference counter held by another transaction (a stuck session): the caller
+    hears the fallback when the lane's time is up, not when the lock goes; the lane's work is
+    cancelled and rolled back, and its connection serves the next call."""
+    settings.FALLBACK_PHONE_NUMBER = "+62254000112"
+    monkeypatch.setattr(fastlane, "ANSWER_WITHIN_SECONDS", 0.5)
+    request(loop, params=voice_params("CAfirst"))  # the day's counter row exists
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM dispatch_referencecounter FOR UPDATE")
+        started = time.monotonic()
+        answer = request(loop, params=voice_params("CAstuck"))
+        waited = time.monotonic() - started
+    assert "<Dial>+62254000112</Dial>" in answer.text
+    assert waited < 2
+    assert "voice intake failed; answering with the fallback" in caplog.text
+    after = request(loop, params=voice_params("CAnext"))
+    assert "<Enqueue" in after.text
+    assert django_requests == []
+    assert set(Call.objects.values_list("sid", flat=True)) == {"CAfirst", "CAnext"}
+
+
+def test_a_database_away_gets_the_caller_the_fallback(
+    loop, settings, monkeypatch, django_requests, caplog
+):
+    """No connection within DB_POOL_TIMEOUT (the drill `test_database_faults` closes the port
+    for real): the fallback, without a second wait in Django's view."""
+    settings.FALLBACK_PHONE_NUMBER = "+62254000112"
+
+    async def no_connection(pool):
+        raise PoolTimeout("couldn't get a connection after 2.00 sec")
+
+    monkeypatch.setattr(loop_database, "live_connection", no_connection)
+    answer = request(loop, params=voice_params())
     assert "<Dial>+62254000112</Dial>" in answer.text
     assert django_requests == []
-    assert not Call.objects.exists() and not Incident.objects.exists()
-    assert "voice intake failed" in caplog.text
+    assert not Call.objects.exists()
