@@ -3,6 +3,7 @@ calls it, on an event loop of its own, against real PostgreSQL. A new call is an
 loop; everything else reaches Django unchanged, and either way the caller hears the same."""
 
 import asyncio
+import contextlib
 import re
 import threading
 import time
@@ -370,3 +371,29 @@ def test_a_database_away_gets_the_caller_the_fallback(
     assert "<Dial>+62254000112</Dial>" in answer.text
     assert django_requests == []
     assert not Call.objects.exists()
+
+
+def test_a_cancelled_liveness_check_gives_its_connection_back(loop, monkeypatch, published):
+    """A request cancelled while its connection is being checked (a server shutting down, a
+    time bound) must not keep the connection: after 20 of them every call would wait for one.
+    The check is made to hang; the pool and its connections are real."""
+    request(loop, params=voice_params("CAwarm"))  # the loop's pool is open
+    pool = asyncio.run_coroutine_threadsafe(loop_database.loop_pool(), loop).result(5)
+    available = pool.get_stats()["pool_available"]
+    monkeypatch.setattr(loop_database, "may_be_dead", lambda database: True)
+
+    async def hanging_check(self, query, *args, **kwargs):
+        await asyncio.sleep(3600)
+
+    monkeypatch.setattr(type(pool._pool[0]), "execute", hanging_check)
+
+    async def cancelled_checks():
+        for _ in range(3):
+            check = asyncio.ensure_future(loop_database.live_connection(pool))
+            await asyncio.sleep(0.05)
+            check.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await check
+
+    asyncio.run_coroutine_threadsafe(cancelled_checks(), loop).result(5)
+    assert pool.get_stats()["pool_available"] == available
