@@ -177,9 +177,7 @@ def open_incident_of_new_call(call):
     (`dispatch.incidents.open_numbered_incident`); then the number's waiting handset position,
     if any."""
     incident, call_created = new_incident_of(call)
-    open_numbered_incident(
-        incident, calls=[call], then=[call_created], last=not call.has_pending_location
-    )
+    open_numbered_incident(incident, calls=[call], then=[call_created])
     if call.has_pending_location:
         apply_pending_locations(incident, call.from_number)
     log_new_call(call)

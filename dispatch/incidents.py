@@ -65,15 +65,14 @@ def new_incident_event(incident, *, calls):
     return event
 
 
-def open_numbered_incident(incident, *, calls, then=(), last=False):
+def open_numbered_incident(incident, *, calls, then=()):
     """Insert a new incident — its id already drawn from its sequence — with the day's next
     reference, its `incident.created` naming `calls`, and the event drafts `then`, in one
     statement (PostgreSQL). Make it the transaction's last: the day's counter row stays
-    locked from here to the commit, and concurrent intakes queue on it. `last=True` says it
-    is: an outermost transaction is then committed with the statement
-    (`raw_inserts.fetch_one`)."""
+    locked from here to the commit, and concurrent intakes queue on it. (The voice webhook's
+    fast lane sends the COMMIT with this statement: `loop_database.Statements`.)"""
     sql, params, drafts = numbered_incident_statement(incident, calls=calls, then=then)
-    numbered_incident_written(incident, drafts, fetch_one(sql, params, last=last))
+    numbered_incident_written(incident, drafts, fetch_one(sql, params))
     events.publish_after_commit(drafts)
     return incident
 

@@ -34,9 +34,9 @@ class Statements:
         self.begun = False
 
     async def fetch_one(self, sql, params, *, last=False):
-        """Run a statement and return its one row. `last=True`: the COMMIT goes with it (as
-        `raw_inserts.fetch_one(last=True)` does on Django's connection); a COMMIT that fails
-        raises here, and nothing is kept."""
+        """Run a statement and return its one row. `last=True`: the COMMIT goes with it, so a
+        row lock the statement takes (the day's reference counter) is held for the database's
+        own work only; a COMMIT that fails raises here, and nothing is kept."""
         async with self.database.cursor() as cursor:
             async with self.database.pipeline():
                 if not self.begun:

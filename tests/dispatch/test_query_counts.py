@@ -117,8 +117,8 @@ def statements_of(captured):
 def test_a_new_call_is_recorded_in_two_statements(cilegon):
     """The call (with the caller's history and whether an AML waits) in one statement; the
     day's reference number, the incident and both events in a second; no query after commit:
-    the publisher works on its own thread. With BEGIN, three round trips (thirteen before): in
-    a transaction of its own the COMMIT goes with the second (test_commit_with_statement)."""
+    the publisher works on its own thread. With BEGIN and COMMIT, four round trips (thirteen
+    before; the voice webhook's fast lane sends BEGIN and COMMIT with the statements: two)."""
     with CaptureQueriesContext(connection) as captured:
         call, created = receive_call({"CallSid": "CAnew", "From": "081234567890"})
     assert created
