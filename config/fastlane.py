@@ -109,9 +109,9 @@ async def answer_new_call(scope, body):
 
 
 def signed_call(scope, body):
-    """The request and its parameters made storable (`twilio_params`), if it is for a new call
-    signed by Twilio and nothing Django's middleware would answer itself; else None for
-    those."""
+    """The request, and its parameters made storable (`twilio_params`) when the request is
+    signed by Twilio, carries a CallSid and is nothing Django's middleware would answer itself;
+    else None in their place."""
     request = ASGIRequest(scope, io.BytesIO(body))
     if not is_plain(request) or not is_signed_by_twilio(request):
         return request, None
@@ -130,8 +130,8 @@ def is_plain(request):
 
 
 def response_headers(request):
-    """The headers Django's middleware gives the voice webhook's answer (tests/test_fastlane
-    compares them)."""
+    """The headers Django's middleware gives the voice webhook's answer
+    (tests/calls/test_fastlane.py compares them)."""
     headers = [
         ("X-Frame-Options", settings.X_FRAME_OPTIONS.upper()),
         ("Vary", "Accept-Language"),

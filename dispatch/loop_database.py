@@ -123,6 +123,7 @@ pools = {}
 
 
 async def loop_pool():
+    """The running loop's pool, opened on first use (a failed opening is tried again)."""
     loop = asyncio.get_running_loop()
     opening = pools.get(loop)
     if opening is None:
