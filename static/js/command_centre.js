@@ -1048,8 +1048,22 @@ function onClick(event) {
   if (item && item.dataset.incidentId) select(Number(item.dataset.incidentId));
 }
 
+// The key help is a reminder, not a place to stay: open, it covers the waiting callers, so Esc
+// or a click anywhere else closes it.
+function bindKeyHelp() {
+  const help = document.querySelector("details.keys");
+  if (!help) return;
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && help.open) help.open = false;
+  });
+  document.addEventListener("click", (event) => {
+    if (help.open && !help.contains(event.target)) help.open = false;
+  });
+}
+
 function bindControls() {
   conversation.bind();
+  bindKeyHelp();
   document.addEventListener("click", onClick);
   document.addEventListener("keydown", onKey);
   document.addEventListener("submit", (event) => {

@@ -396,6 +396,21 @@ def test_layout_at_1366_and_1920(console, live):
     assert operator.errors == []
 
 
+def test_the_key_help_closes_with_esc_or_a_click_elsewhere(console, live):
+    """Open, the key help covers the waiting callers: it must not stay in the way."""
+    operator = console("operator1", User.Role.OPERATOR)
+    help_panel = operator.locator("details.keys")
+    for close in (
+        lambda: operator.keyboard.press("Escape"),
+        lambda: operator.click("#board", position={"x": 650, "y": 15}),
+    ):
+        operator.click("details.keys summary")
+        expect(help_panel).to_have_attribute("open", "")
+        close()
+        expect(help_panel).not_to_have_attribute("open", "")
+    assert operator.errors == []
+
+
 def test_softphone_not_configured_is_a_calm_note(console, live):
     operator = console("operator1", User.Role.OPERATOR)
     softphone = operator.locator("#softphone")
